@@ -1,0 +1,152 @@
+"""The ``realtime-agent`` command.
+
+``realtime-agent schema check FILE``  validate a JSONL stream of Realtime events and summarise it
+``realtime-agent schema export DIR``  write the JSON Schema of every event (``schemas/``)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from realtime_agent import __version__
+from realtime_agent.errors import RemoteProtocolError
+from realtime_agent.schema import codec, jsonschema
+from realtime_agent.schema.beta import BETA_CLIENT_EVENT_TYPES
+from realtime_agent.schema.client import GA_CLIENT_EVENT_TYPES, GA_EXTRA_CLIENT_EVENT_TYPES
+from realtime_agent.schema.client import InputAudioBufferAppend as Append
+from realtime_agent.schema.codec import UnknownClientEvent, UnknownServerEvent
+from realtime_agent.schema.server import AudioDeltaFields
+
+__all__ = ["StreamSummary", "check_stream", "main"]
+
+_PCM16_BYTES_PER_MS = 48  # 24 kHz mono 16-bit
+
+
+@dataclass
+class StreamSummary:
+    """What ``schema check`` found in a stream of events."""
+
+    events: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+    unknown: Counter[str] = field(default_factory=Counter)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    """(line number, message) of each frame that broke the protocol."""
+    input_audio_bytes: int = 0
+    output_audio_bytes: int = 0
+
+    def report(self, out: TextIO) -> None:
+        """Print the summary."""
+        out.write(
+            f"{self.events} events: {len(self.by_type)} known types, "
+            f"{sum(self.unknown.values())} of unknown types, {len(self.errors)} errors\n"
+        )
+        for event_type, count in sorted(self.by_type.items()):
+            out.write(f"  {count:6d}  {event_type}\n")
+        for event_type, count in sorted(self.unknown.items()):
+            out.write(f"  {count:6d}  {event_type}  (unknown type, kept as raw JSON)\n")
+        if self.input_audio_bytes or self.output_audio_bytes:
+            out.write(
+                f"audio (pcm16 24 kHz): {self.input_audio_bytes / _PCM16_BYTES_PER_MS:.0f} ms in, "
+                f"{self.output_audio_bytes / _PCM16_BYTES_PER_MS:.0f} ms out\n"
+            )
+        for line, message in self.errors:
+            out.write(f"line {line}: {message}\n")
+
+
+def check_stream(lines: Iterable[str], *, dialect: str = "ga") -> StreamSummary:
+    """Validate every event of a JSONL stream; client and server events may be mixed.
+
+    A line whose ``type`` is a client event type is read as a client event, any other
+    as a server event. Blank lines and lines starting with ``#`` are skipped.
+    """
+    beta = dialect == "beta"
+    client_types = BETA_CLIENT_EVENT_TYPES if beta else GA_CLIENT_EVENT_TYPES
+    client_types = client_types | GA_EXTRA_CLIENT_EVENT_TYPES
+    decode_client = codec.decode_beta_client if beta else codec.decode_client
+    decode_server = codec.decode_beta if beta else codec.decode
+    summary = StreamSummary()
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        summary.events += 1
+        try:
+            server = decode_server(text)
+            if isinstance(server, UnknownServerEvent) and server.type in client_types:
+                event: object = decode_client(text)
+            else:
+                event = server
+            if isinstance(event, UnknownServerEvent | UnknownClientEvent):
+                summary.unknown[event.type] += 1
+                continue
+            if isinstance(event, Append):
+                summary.input_audio_bytes += len(event.audio_bytes)
+            elif isinstance(event, AudioDeltaFields):
+                summary.output_audio_bytes += len(event.audio_bytes)
+            summary.by_type[str(getattr(event, "type", "?"))] += 1
+        except RemoteProtocolError as exc:
+            summary.errors.append((number, str(exc)))
+    return summary
+
+
+def _schema_check(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    try:
+        with path.open(encoding="utf-8") as stream:
+            summary = check_stream(stream, dialect=args.dialect)
+    except OSError as exc:
+        print(f"realtime-agent: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:
+        print(f"realtime-agent: {path} is not UTF-8 text ({exc.reason})", file=sys.stderr)
+        return 2
+    summary.report(sys.stdout)
+    return 1 if summary.errors else 0
+
+
+def _schema_export(args: argparse.Namespace) -> int:
+    for path in jsonschema.write(args.directory):
+        print(path)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="realtime-agent", description="Realtime voice agents on the OpenAI Realtime API."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    schema = commands.add_parser("schema", help="the Realtime event schema")
+    schema_commands = schema.add_subparsers(dest="schema_command", required=True)
+
+    check = schema_commands.add_parser(
+        "check", help="validate a JSONL stream of Realtime events and summarise it"
+    )
+    check.add_argument("file", type=Path, help="one JSON event per line")
+    check.add_argument("--dialect", choices=("ga", "beta"), default="ga")
+    check.set_defaults(run=_schema_check)
+
+    export = schema_commands.add_parser("export", help="write the JSON Schema of every event")
+    export.add_argument(
+        "directory", type=Path, nargs="?", default=Path("schemas"), help="default: ./schemas"
+    )
+    export.set_defaults(run=_schema_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    status: int = args.run(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The exception tree of realtime_agent.
+
+Every exception the package raises on purpose derives from one root, and is
+named by who is at fault::
+
+    RealtimeAgentError                 the root: catch this to catch them all
+    ├── LocalProtocolError             this side misused the protocol or the API
+    │                                  (an event that cannot be sent, a bad argument);
+    │                                  fix the calling code
+    └── RemoteProtocolError            the peer sent something that breaks the protocol
+                                       (invalid JSON, a known event with wrong fields,
+                                       audio that is not base64); the session can go on
+
+Errors from the peer carry what is needed to log them without a second look:
+the event type when it could be read, the field path, and a bounded excerpt of
+the raw frame. The underlying cause (a pydantic ``ValidationError``, a
+``binascii.Error``) is chained with ``from``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LocalProtocolError",
+    "RealtimeAgentError",
+    "RemoteProtocolError",
+]
+
+#: How much of a raw frame an error keeps: enough to recognise it, never megabytes.
+RAW_EXCERPT_CHARS = 200
+
+
+def excerpt(raw: str | bytes, limit: int = RAW_EXCERPT_CHARS) -> str:
+    """A bounded, printable excerpt of a raw frame for error messages."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else raw
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} chars)"
+
+
+class RealtimeAgentError(Exception):
+    """The root of every exception realtime_agent raises on purpose."""
+
+
+class LocalProtocolError(RealtimeAgentError):
+    """This side misused the protocol or the API; the calling code must change."""
+
+
+class RemoteProtocolError(RealtimeAgentError):
+    """The peer sent a frame that breaks the protocol.
+
+    Attributes:
+        event_type: the ``type`` of the offending event when it could be read, else None.
+        field: the dotted path of the offending field inside the event, or None when
+            the frame as a whole is wrong (invalid JSON, not an object, no ``type``).
+        raw: a bounded excerpt of the raw frame (see :data:`RAW_EXCERPT_CHARS`).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        event_type: str | None = None,
+        field: str | None = None,
+        raw: str | bytes = "",
+    ) -> None:
+        super().__init__(message)
+        self.event_type = event_type
+        self.field = field
+        self.raw = excerpt(raw)

@@ -1,0 +1,190 @@
+"""decode() and encode(): the only place where JSON text meets the models.
+
+A frame is validated once, straight from its raw text, by a cached ``TypeAdapter``
+over a union discriminated on ``type`` (no ``json.loads`` followed by a second pass
+over a dict). What can come out of a decode:
+
+* the specific event class of a known ``type``, unknown fields kept;
+* :class:`UnknownServerEvent` / :class:`UnknownClientEvent` for a ``type`` this
+  version does not know, carrying the raw JSON (forward compatible, never a crash);
+* :class:`~realtime_agent.errors.RemoteProtocolError` for anything else: invalid JSON,
+  a non-object, no ``type``, or a known type with wrong fields. It names the event
+  type and the field path and chains the pydantic error. No other exception escapes.
+
+``encode`` writes exactly the fields that were set (explicit ``null`` included, since
+``turn_detection: null`` turns VAD off), so a decoded event re-encodes to equal JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from realtime_agent.errors import RemoteProtocolError
+from realtime_agent.schema.beta import BetaClientEvent, BetaServerEvent
+from realtime_agent.schema.client import ClientEvent
+from realtime_agent.schema.server import ServerEvent
+
+__all__ = [
+    "UnknownClientEvent",
+    "UnknownServerEvent",
+    "decode",
+    "decode_beta",
+    "decode_beta_client",
+    "decode_client",
+    "encode",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownServerEvent:
+    """A server event of a ``type`` this version does not know, kept as it came."""
+
+    type: str
+    raw: str
+    """The frame's JSON text, as received."""
+    data: dict[str, Any] = field(repr=False)
+    """The frame parsed as JSON."""
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownClientEvent:
+    """A client event of a ``type`` this version does not know, kept as it came."""
+
+    type: str
+    raw: str
+    data: dict[str, Any] = field(repr=False)
+    event_id: str | None = None
+
+
+E = TypeVar("E")
+U = TypeVar("U", UnknownServerEvent, UnknownClientEvent)
+
+_TYPE_SNIFF = re.compile(r'"type"\s*:\s*"([^"\\]{1,120})"')
+
+
+def _sniff_type(frame: str | bytes) -> str | None:
+    """The ``type`` of a frame that is not valid JSON, if it can be seen at all."""
+    head = frame[:4096]
+    text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
+    match = _TYPE_SNIFF.search(text)
+    return match.group(1) if match else None
+
+
+def _as_text(frame: str | bytes) -> str:
+    return frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+
+
+class _Decoder(Generic[E, U]):
+    """Decodes one direction of one dialect: a cached adapter plus the unknown fallback."""
+
+    def __init__(self, union: Any, unknown: type[U], what: str) -> None:
+        discriminated: Any = Annotated[union, Field(discriminator="type")]
+        self._adapter: TypeAdapter[E] = TypeAdapter(discriminated)
+        self._unknown: type[U] = unknown
+        self._what = what
+
+    def __call__(self, frame: str | bytes) -> E | U:
+        try:
+            return self._adapter.validate_json(frame)
+        except ValidationError as exc:
+            return self._recover(frame, exc)
+
+    def _recover(self, frame: str | bytes, exc: ValidationError) -> U:
+        errors = exc.errors(include_url=False, include_input=False)
+        first = errors[0]
+        kind, loc = first["type"], first["loc"]
+        if kind == "union_tag_invalid" and not loc:
+            return self._unknown_event(frame, exc)
+        if kind == "json_invalid":
+            event_type = _sniff_type(frame)
+            named = f" (type {event_type!r})" if event_type else ""
+            raise RemoteProtocolError(
+                f"malformed {self._what} frame{named}: invalid JSON: {first['msg']}",
+                event_type=event_type,
+                raw=frame,
+            ) from exc
+        if kind == "union_tag_not_found":
+            raise RemoteProtocolError(
+                f"malformed {self._what} frame: no 'type' field", raw=frame
+            ) from exc
+        if not loc:
+            raise RemoteProtocolError(
+                f"malformed {self._what} frame: not a JSON object ({first['msg']})", raw=frame
+            ) from exc
+        event_type = str(loc[0])
+        path = ".".join(str(part) for part in loc[1:]) or None
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        where = f"field {path!r}" if path else "event"
+        raise RemoteProtocolError(
+            f"invalid {event_type} {self._what} event: {where}: {first['msg']}{more}",
+            event_type=event_type,
+            field=path,
+            raw=frame,
+        ) from exc
+
+    def _unknown_event(self, frame: str | bytes, exc: ValidationError) -> U:
+        text = _as_text(frame)
+        data = json.loads(text)  # valid JSON: the adapter got as far as the tag
+        event_type = data.get("type")
+        if not isinstance(event_type, str):
+            raise RemoteProtocolError(
+                f"malformed {self._what} frame: 'type' is not a string", raw=frame
+            ) from exc
+        event_id = data.get("event_id")
+        return self._unknown(
+            type=event_type,
+            raw=text,
+            data=data,
+            event_id=event_id if isinstance(event_id, str) else None,
+        )
+
+
+_SERVER: _Decoder[ServerEvent, UnknownServerEvent] = _Decoder(
+    ServerEvent, UnknownServerEvent, "server"
+)
+_CLIENT: _Decoder[ClientEvent, UnknownClientEvent] = _Decoder(
+    ClientEvent, UnknownClientEvent, "client"
+)
+_BETA_SERVER: _Decoder[BetaServerEvent, UnknownServerEvent] = _Decoder(
+    BetaServerEvent, UnknownServerEvent, "server"
+)
+_BETA_CLIENT: _Decoder[BetaClientEvent, UnknownClientEvent] = _Decoder(
+    BetaClientEvent, UnknownClientEvent, "client"
+)
+
+
+def decode(frame: str | bytes) -> ServerEvent | UnknownServerEvent:
+    """Decode a GA server frame. Raises RemoteProtocolError if it breaks the protocol."""
+    return _SERVER(frame)
+
+
+def decode_client(frame: str | bytes) -> ClientEvent | UnknownClientEvent:
+    """Decode a GA client frame. Raises RemoteProtocolError if it breaks the protocol."""
+    return _CLIENT(frame)
+
+
+def decode_beta(frame: str | bytes) -> BetaServerEvent | UnknownServerEvent:
+    """Decode a beta server frame; ``dialect.server_to_ga`` turns it into GA."""
+    return _BETA_SERVER(frame)
+
+
+def decode_beta_client(frame: str | bytes) -> BetaClientEvent | UnknownClientEvent:
+    """Decode a beta client frame; ``dialect.client_to_ga`` turns it into GA."""
+    return _BETA_CLIENT(frame)
+
+
+def encode(event: BaseModel | UnknownServerEvent | UnknownClientEvent) -> str:
+    """The JSON text of an event: exactly the fields that were set, unknown ones included.
+
+    ``type`` is always written. An unknown event is written back as it came.
+    """
+    if isinstance(event, UnknownServerEvent | UnknownClientEvent):
+        return event.raw
+    event.__pydantic_fields_set__.add("type")
+    return event.model_dump_json(exclude_unset=True)
