@@ -77,11 +77,10 @@ def check_stream(lines: Iterable[str], *, dialect: str = "ga") -> StreamSummary:
             continue
         summary.events += 1
         try:
-            server = decode_server(text)
-            if isinstance(server, UnknownServerEvent) and server.type in client_types:
+            if codec.sniff_type(text) in client_types:
                 event: object = decode_client(text)
             else:
-                event = server
+                event = decode_server(text)
             if isinstance(event, UnknownServerEvent | UnknownClientEvent):
                 summary.unknown[event.type] += 1
                 continue

@@ -37,6 +37,7 @@ __all__ = [
     "decode_beta_client",
     "decode_client",
     "encode",
+    "sniff_type",
 ]
 
 
@@ -68,8 +69,8 @@ U = TypeVar("U", UnknownServerEvent, UnknownClientEvent)
 _TYPE_SNIFF = re.compile(r'"type"\s*:\s*"([^"\\]{1,120})"')
 
 
-def _sniff_type(frame: str | bytes) -> str | None:
-    """The ``type`` of a frame that is not valid JSON, if it can be seen at all."""
+def sniff_type(frame: str | bytes) -> str | None:
+    """The ``type`` a frame seems to have, found without parsing it (it may not be JSON)."""
     head = frame[:4096]
     text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
     match = _TYPE_SNIFF.search(text)
@@ -102,7 +103,7 @@ class _Decoder(Generic[E, U]):
         if kind == "union_tag_invalid" and not loc:
             return self._unknown_event(frame, exc)
         if kind == "json_invalid":
-            event_type = _sniff_type(frame)
+            event_type = sniff_type(frame)
             named = f" (type {event_type!r})" if event_type else ""
             raise RemoteProtocolError(
                 f"malformed {self._what} frame{named}: invalid JSON: {first['msg']}",
