@@ -1,0 +1,37 @@
+"""The package as installed: typed, with its public API documented."""
+
+from __future__ import annotations
+
+import importlib.resources
+import inspect
+
+import realtime_agent
+from realtime_agent import schema
+from realtime_agent.schema import beta, client, codec, common, dialect, items, response, server
+from realtime_agent.schema import session as session_module
+
+
+def test_package_is_typed() -> None:
+    assert importlib.resources.files("realtime_agent").joinpath("py.typed").is_file()
+
+
+def test_public_names_exist_and_are_documented() -> None:
+    modules = [
+        realtime_agent,
+        schema,
+        beta,
+        client,
+        codec,
+        common,
+        dialect,
+        items,
+        response,
+        server,
+        session_module,
+    ]
+    for module in modules:
+        assert module.__doc__, module.__name__
+        for name in module.__all__:
+            value = getattr(module, name)
+            if inspect.isclass(value) or inspect.isfunction(value):
+                assert inspect.getdoc(value), f"{module.__name__}.{name} has no docstring"
