@@ -42,9 +42,7 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class UnknownServerEvent:
-    """A server event of a ``type`` this version does not know, kept as it came."""
-
+class _UnknownEvent:
     type: str
     raw: str
     """The frame's JSON text, as received."""
@@ -54,13 +52,13 @@ class UnknownServerEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class UnknownClientEvent:
-    """A client event of a ``type`` this version does not know, kept as it came."""
+class UnknownServerEvent(_UnknownEvent):
+    """A server event of a ``type`` this version does not know, kept as it came."""
 
-    type: str
-    raw: str
-    data: dict[str, Any] = field(repr=False)
-    event_id: str | None = None
+
+@dataclass(frozen=True, slots=True)
+class UnknownClientEvent(_UnknownEvent):
+    """A client event of a ``type`` this version does not know, kept as it came."""
 
 
 E = TypeVar("E")
@@ -185,7 +183,7 @@ def encode(event: BaseModel | UnknownServerEvent | UnknownClientEvent) -> str:
 
     ``type`` is always written. An unknown event is written back as it came.
     """
-    if isinstance(event, UnknownServerEvent | UnknownClientEvent):
+    if isinstance(event, _UnknownEvent):
         return event.raw
     event.__pydantic_fields_set__.add("type")
     return event.model_dump_json(exclude_unset=True)

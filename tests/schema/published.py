@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from realtime_agent.schema import codec, dialect
+
 EXAMPLES = Path(__file__).parent / "examples"
 
 
@@ -49,3 +53,18 @@ def examples() -> list[Example]:
         for text in docs:
             out.append(Example(path, path.parent.name, text, corrected.exists()))
     return out
+
+
+def through_ga(text: str, *, client: bool) -> tuple[Any, Any]:
+    """A beta frame decoded, translated to GA, and back: (the GA event, the beta event).
+
+    Checks on the way that the GA event re-encodes to valid GA of the same class.
+    """
+    ga: BaseModel | object
+    if client:
+        ga = dialect.client_to_ga(codec.decode_beta_client(text))
+        assert type(codec.decode_client(codec.encode(ga))) is type(ga)
+        return ga, dialect.client_to_beta(ga)
+    ga = dialect.server_to_ga(codec.decode_beta(text))
+    assert type(codec.decode(codec.encode(ga))) is type(ga)
+    return ga, dialect.server_to_beta(ga)

@@ -35,17 +35,11 @@ from realtime_agent.schema.session import (
     TranscriptionAudioInput,
     TranscriptionSessionConfig,
 )
-from tests.schema.published import EXAMPLES, Example, examples
+from tests.schema.published import EXAMPLES, Example, examples, through_ga
 from tests.schema.strategies import in_beta_vocabulary
 
 BETA = [e for e in examples() if e.dialect == "beta"]
 GA = [e for e in examples() if e.dialect == "ga"]
-
-
-def to_ga(example: Example) -> Any:
-    if example.client:
-        return dialect.client_to_ga(codec.decode_beta_client(example.text))
-    return dialect.server_to_ga(codec.decode_beta(example.text))
 
 
 def forget_beta_source(model: BaseModel) -> None:
@@ -59,21 +53,14 @@ def forget_beta_source(model: BaseModel) -> None:
 
 @pytest.mark.parametrize("example", BETA, ids=lambda e: e.id)
 def test_every_beta_example_roundtrips_through_ga(example: Example) -> None:
-    if example.client:
-        client = dialect.client_to_ga(codec.decode_beta_client(example.text))
-        assert type(codec.decode_client(codec.encode(client))) is type(client)  # valid GA
-        back: object = dialect.client_to_beta(client)
-    else:
-        server = dialect.server_to_ga(codec.decode_beta(example.text))
-        assert type(codec.decode(codec.encode(server))) is type(server)  # valid GA
-        back = dialect.server_to_beta(server)
+    _, back = through_ga(example.text, client=example.client)
     assert isinstance(back, BaseModel)
     assert json.loads(codec.encode(back)) == example.data
 
 
 @pytest.mark.parametrize("example", BETA, ids=lambda e: e.id)
 def test_translated_events_use_ga_names(example: Example) -> None:
-    ga = to_ga(example)
+    ga, _ = through_ga(example.text, client=example.client)
     renamed = dialect.SERVER_EVENT_NAMES_BETA_TO_GA
     assert ga.type == renamed.get(example.data["type"], example.data["type"])
 

@@ -11,11 +11,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from realtime_agent.schema import codec, dialect
+from realtime_agent.schema import codec
 from realtime_agent.schema.beta import BetaClientEvent, BetaServerEvent
 from realtime_agent.schema.client import ClientEvent
 from realtime_agent.schema.common import literal_tag
 from realtime_agent.schema.server import ServerEvent
+from tests.schema.published import through_ga
 from tests.schema.strategies import event_classes, for_model, in_beta_vocabulary
 
 CASES: list[tuple[str, type[BaseModel], Callable[[str], Any]]] = [
@@ -41,34 +42,21 @@ def test_frame_roundtrips(cls: type[BaseModel], decode: Callable[[str], Any], da
     assert json.loads(codec.encode(event)) == frame
 
 
-BETA_SERVER = event_classes(BetaServerEvent)
+BETA = [(cls, False) for cls in event_classes(BetaServerEvent)] + [
+    (cls, True) for cls in event_classes(BetaClientEvent)
+]
 
 
-@pytest.mark.parametrize("cls", BETA_SERVER, ids=literal_tag)
+@pytest.mark.parametrize(
+    ("cls", "client"),
+    BETA,
+    ids=[("client-" if client else "server-") + literal_tag(cls) for cls, client in BETA],
+)
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_beta_server_events_roundtrip_through_ga(cls: type[BaseModel], data: Any) -> None:
+def test_beta_events_roundtrip_through_ga(cls: type[BaseModel], client: bool, data: Any) -> None:
     frame = data.draw(for_model(cls))
     assume(in_beta_vocabulary(frame))
-    event = codec.decode_beta(json.dumps(frame))
-    ga = dialect.server_to_ga(event)
-    assert codec.decode(codec.encode(ga)).__class__ is ga.__class__  # valid GA
-    back = dialect.server_to_beta(ga)
+    _, back = through_ga(json.dumps(frame), client=client)
     assert back is not None
-    assert json.loads(codec.encode(back)) == frame
-
-
-BETA_CLIENT = event_classes(BetaClientEvent)
-
-
-@pytest.mark.parametrize("cls", BETA_CLIENT, ids=literal_tag)
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_beta_client_events_roundtrip_through_ga(cls: type[BaseModel], data: Any) -> None:
-    frame = data.draw(for_model(cls))
-    assume(in_beta_vocabulary(frame))
-    event = codec.decode_beta_client(json.dumps(frame))
-    ga = dialect.client_to_ga(event)
-    assert codec.decode_client(codec.encode(ga)).__class__ is ga.__class__  # valid GA
-    back = dialect.client_to_beta(ga)
     assert json.loads(codec.encode(back)) == frame
