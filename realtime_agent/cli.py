@@ -2,11 +2,13 @@
 
 ``realtime-agent schema check FILE``  validate a JSONL stream of Realtime events and summarise it
 ``realtime-agent schema export DIR``  write the JSON Schema of every event (``schemas/``)
+``realtime-agent serve``              run the local Realtime server until Ctrl-C
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -115,6 +117,33 @@ def _schema_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from realtime_agent.server import LocalRealtimeServer, Pacing
+
+    pacing = Pacing.instant() if args.pacing == "instant" else Pacing.times(float(args.pacing))
+    server = LocalRealtimeServer(
+        host=args.host, port=args.port, pacing=pacing, api_key=args.api_key, vad=args.vad
+    )
+
+    async def run() -> None:
+        async with server:
+            print(f"local Realtime server at {server.url}", flush=True)
+            print("GA by default; beta with the header OpenAI-Beta: realtime=v1", flush=True)
+            await server.serve_forever()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    except OSError as exc:
+        print(
+            f"realtime-agent: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="realtime-agent", description="Realtime voice agents on the OpenAI Realtime API."
@@ -137,6 +166,18 @@ def _parser() -> argparse.ArgumentParser:
         "directory", type=Path, nargs="?", default=Path("schemas"), help="default: ./schemas"
     )
     export.set_defaults(run=_schema_export)
+
+    serve = commands.add_parser("serve", help="run the local Realtime server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument(
+        "--pacing",
+        default="1",
+        help="audio speed: 'instant', or N times real time (default 1: real time)",
+    )
+    serve.add_argument("--api-key", default=None, help="accept only this key (default: any)")
+    serve.add_argument("--vad", choices=("webrtc", "energy"), default="webrtc")
+    serve.set_defaults(run=_serve)
     return parser
 
 

@@ -1,0 +1,693 @@
+"""One server-side session of the local Realtime server, without I/O.
+
+:class:`ServerSession` takes client events (in GA form: the app translates a beta
+connection's events first) and returns effects: events to send, in order, and
+responses to start. A started :class:`~realtime_agent.server.responses.ResponseRun`
+is driven by the app, which paces its audio; everything else happens here,
+synchronously, in the order the client's events arrive. The rules enforced are the
+real server's (PROTOCOL.md section 4), with its error codes and messages
+(:mod:`realtime_agent.server.messages`).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from realtime_agent.audio.format import PCM16_24K, AudioFormat
+from realtime_agent.errors import RemoteProtocolError
+from realtime_agent.schema import client as c
+from realtime_agent.schema import server as s
+from realtime_agent.schema.beta import BETA_CLIENT_EVENT_TYPES
+from realtime_agent.schema.codec import UnknownClientEvent
+from realtime_agent.schema.common import ErrorDetail
+from realtime_agent.schema.items import (
+    AudioPart,
+    InputAudioPart,
+    Item,
+    ItemReference,
+    MessageItem,
+    OutputAudioPart,
+    UnknownItem,
+)
+from realtime_agent.schema.response import Response, ResponseCreateParams
+from realtime_agent.schema.session import (
+    FunctionTool,
+    SemanticVad,
+    ServerVad,
+)
+from realtime_agent.server import messages
+from realtime_agent.server.config import (
+    EAGERNESS_SILENCE_MS,
+    apply_update,
+    below_min,
+    default_config,
+    parameter_name,
+)
+from realtime_agent.server.conversation import Conversation, Entry, Ids
+from realtime_agent.server.responder import Responder, ResponseContext
+from realtime_agent.server.responses import ResponseRun, RunSettings
+from realtime_agent.server.speech import SpeechSynthesizer
+from realtime_agent.server.vad import Detector, SpeechStarted, VoiceActivityDetector
+
+__all__ = ["Effect", "Send", "ServerSession", "Start"]
+
+MAX_APPEND_BYTES = 15 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send this event to the client."""
+
+    event: s.ServerEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Drive this response (its ``response.created`` is already in the effects before it)."""
+
+    run: ResponseRun
+
+
+Effect = Send | Start
+
+
+class ServerSession:
+    """The state of one connection: configuration, input buffer, VAD, conversation, responses."""
+
+    def __init__(
+        self,
+        *,
+        responder: Responder,
+        synthesizer: SpeechSynthesizer,
+        ids: Ids | None = None,
+        model: str = "gpt-realtime",
+        detector: Detector = "webrtc",
+        delta_ms: int = 40,
+        dialect: Literal["ga", "beta"] = "ga",
+        now: float | None = None,
+    ) -> None:
+        self.responder = responder
+        self.synthesizer = synthesizer
+        self.ids = ids or Ids()
+        self.detector: Detector = detector
+        self.delta_ms = delta_ms
+        self.dialect = dialect
+        self.id = self.ids.new("sess")
+        self.conversation = Conversation(self.ids.new("conv"))
+        self.created_at = time.time() if now is None else now
+        self.config = default_config(self.id, model, self.created_at)
+        self.typed = False  # GA: the first session.update must name session.type
+        self.audio_spoken = False
+        self.active: ResponseRun | None = None
+        self.out_of_band: dict[str, ResponseRun] = {}
+        self.buffer = bytearray()
+        self.input_ms = 0.0  # all input audio appended so far
+        self.buffer_start_ms = 0.0
+        self.vad: VoiceActivityDetector | None = None
+        self.vad_origin_ms = 0.0
+        self.speech_item_id: str | None = None
+        self.speech_start_ms = 0.0
+        self._configure_vad()
+
+    # --- configuration -----------------------------------------------------------------------
+
+    @property
+    def input_format(self) -> AudioFormat:
+        """The input audio format in effect."""
+        return self._format(("input",))
+
+    @property
+    def output_format(self) -> AudioFormat:
+        """The output audio format in effect."""
+        return self._format(("output",))
+
+    def _format(self, side: tuple[str]) -> AudioFormat:
+        audio = self.config.audio
+        io = getattr(audio, side[0], None) if audio else None
+        wire = getattr(io, "format", None)
+        return PCM16_24K if wire is None else AudioFormat.from_wire(wire)
+
+    @property
+    def turn_detection(self) -> ServerVad | SemanticVad | None:
+        """The turn detection in effect (None: VAD off)."""
+        audio = self.config.audio
+        detection = audio.input.turn_detection if audio and audio.input else None
+        return detection if isinstance(detection, ServerVad | SemanticVad) else None
+
+    def _configure_vad(self) -> None:
+        detection = self.turn_detection
+        self.vad_origin_ms = self.input_ms
+        self.speech_item_id = None
+        if detection is None:
+            self.vad = None
+            return
+        if isinstance(detection, ServerVad):
+            threshold = detection.threshold if detection.threshold is not None else 0.5
+            prefix = detection.prefix_padding_ms if detection.prefix_padding_ms is not None else 300
+            silence = (
+                detection.silence_duration_ms if detection.silence_duration_ms is not None else 200
+            )
+        else:
+            threshold, prefix = 0.5, 300
+            silence = EAGERNESS_SILENCE_MS.get(detection.eagerness or "auto", 700)
+        self.vad = VoiceActivityDetector(
+            input_format=self.input_format,
+            detector=self.detector,
+            threshold=threshold,
+            prefix_padding_ms=prefix,
+            silence_duration_ms=silence,
+        )
+
+    # --- entry points ------------------------------------------------------------------------
+
+    def open(self) -> list[Effect]:
+        """The events that open a connection: ``session.created``, ``conversation.created``."""
+        return [
+            Send(s.SessionCreated(event_id=self._event_id(), session=self.config)),
+            Send(
+                s.ConversationCreated(
+                    event_id=self._event_id(),
+                    conversation=s.ConversationInfo(
+                        id=self.conversation.id, object="realtime.conversation"
+                    ),
+                )
+            ),
+        ]
+
+    def handle(
+        self, event: c.ClientEvent | UnknownClientEvent, *, session_type_given: bool = True
+    ) -> list[Effect]:
+        """The effects of one client event, in order.
+
+        ``session_type_given`` says whether a ``session.update`` named ``session.type``
+        in its JSON (GA requires it of the first update).
+        """
+        match event:
+            case c.SessionUpdate():
+                return self._session_update(event, session_type_given)
+            case c.InputAudioBufferAppend():
+                return self._append(event)
+            case c.InputAudioBufferCommit():
+                return self._commit(event)
+            case c.InputAudioBufferClear():
+                return self._clear()
+            case c.ConversationItemCreate():
+                return self._item_create(event)
+            case c.ConversationItemRetrieve():
+                return self._item_retrieve(event)
+            case c.ConversationItemTruncate():
+                return self._item_truncate(event)
+            case c.ConversationItemDelete():
+                return self._item_delete(event)
+            case c.ResponseCreate():
+                return self._response_create(event.response, event.event_id)
+            case c.ResponseCancel():
+                return self._response_cancel(event)
+            case c.OutputAudioBufferClear() | c.TranscriptionSessionUpdate() | UnknownClientEvent():
+                # Not events of a GA WebSocket session: the real server answers as to any
+                # type it does not support.
+                if self.dialect == "beta" and not isinstance(event, UnknownClientEvent):
+                    return []
+                return [self._error(self._invalid_type(event.type, event.event_id))]
+
+    def reject(self, error: RemoteProtocolError, event_id: str | None = None) -> list[Effect]:
+        """The error event for a client frame that failed to decode."""
+        cause = error.__cause__
+        kind = ""
+        if isinstance(cause, ValidationError) and cause.errors():
+            kind = cause.errors()[0]["type"]
+        param = parameter_name(error.field)
+        if kind == "json_invalid" or (error.event_type is None and "invalid JSON" in str(error)):
+            detail = messages.invalid_json(str(error).rsplit(": ", 1)[-1], event_id)
+        elif error.event_type is None or not param:
+            detail = messages.invalid_event(str(error), event_id)
+        elif kind == "missing":
+            detail = messages.missing_parameter(param, event_id)
+        else:
+            detail = messages.invalid_value(
+                param,
+                f"Invalid value for '{param}': {str(error).rsplit(': ', 1)[-1]}",
+                event_id,
+                code="invalid_type" if kind.endswith("_type") else "invalid_value",
+            )
+        return [self._error(detail)]
+
+    def _invalid_type(self, event_type: str, event_id: str | None) -> ErrorDetail:
+        if self.dialect == "beta":
+            supported = ", ".join(f"'{t}'" for t in sorted(BETA_CLIENT_EVENT_TYPES))
+        else:
+            supported = messages.GA_SUPPORTED_CLIENT_TYPES
+        return messages.invalid_type(event_type, event_id, supported)
+
+    # --- RunOwner ------------------------------------------------------------------------------
+
+    def run_finished(self, run: ResponseRun) -> None:
+        """A response ended: the default conversation is free again."""
+        if self.active is run:
+            self.active = None
+        self.out_of_band.pop(run.id, None)
+
+    def audio_produced(self) -> None:
+        """The assistant has spoken: the voice is fixed from now on."""
+        self.audio_spoken = True
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _event_id(self) -> str:
+        return self.ids.new("event")
+
+    def _error(self, detail: ErrorDetail) -> Send:
+        return Send(s.ErrorEvent(event_id=self._event_id(), error=detail))
+
+    # --- session.update ------------------------------------------------------------------------
+
+    # --- session.update ------------------------------------------------------------------------
+
+    def _session_update(self, event: c.SessionUpdate, type_given: bool) -> list[Effect]:
+        if self.dialect == "ga" and not self.typed and not type_given:
+            return [self._error(messages.missing_parameter("session.type", event.event_id))]
+        result = apply_update(
+            self.config, event.session, event_id=event.event_id, voice_locked=self.audio_spoken
+        )
+        if isinstance(result, ErrorDetail):
+            return [self._error(result)]
+        old = (self.turn_detection, self.input_format)
+        self.config = result
+        self.typed = True
+        if (self.turn_detection, self.input_format) != old:
+            self._configure_vad()
+        return [Send(s.SessionUpdated(event_id=self._event_id(), session=result))]
+
+    # --- input audio -------------------------------------------------------------------------
+
+    def _append(self, event: c.InputAudioBufferAppend) -> list[Effect]:
+        try:
+            audio = event.audio_bytes
+        except RemoteProtocolError:
+            return [self._error(messages.invalid_audio(event.event_id))]
+        if len(audio) > MAX_APPEND_BYTES:
+            return [
+                self._error(
+                    messages.invalid_value(
+                        "audio",
+                        f"Invalid 'audio': string too long. Expected at most "
+                        f"{MAX_APPEND_BYTES} bytes of audio, but got {len(audio)}.",
+                        event.event_id,
+                    )
+                )
+            ]
+        self.buffer += audio
+        self.input_ms += self.input_format.ms(len(audio))
+        if self.vad is None:
+            return []
+        effects: list[Effect] = []
+        for vad_event in self.vad.feed(audio):
+            if isinstance(vad_event, SpeechStarted):
+                effects += self._speech_started(self.vad_origin_ms + vad_event.audio_start_ms)
+            else:
+                effects += self._speech_stopped(self.vad_origin_ms + vad_event.audio_end_ms)
+        return effects
+
+    def _speech_started(self, start_ms: float) -> list[Effect]:
+        self.speech_item_id = self.ids.new("item")
+        self.speech_start_ms = start_ms
+        effects: list[Effect] = [
+            Send(
+                s.InputAudioBufferSpeechStarted(
+                    event_id=self._event_id(),
+                    audio_start_ms=int(start_ms),
+                    item_id=self.speech_item_id,
+                )
+            )
+        ]
+        detection = self.turn_detection
+        interrupt = detection is None or detection.interrupt_response is not False
+        if interrupt and self.active is not None:
+            effects += [Send(step.event) for step in self.active.cancel("turn_detected")]
+        return effects
+
+    def _speech_stopped(self, end_ms: float) -> list[Effect]:
+        item_id = self.speech_item_id or self.ids.new("item")
+        self.speech_item_id = None
+        effects: list[Effect] = [
+            Send(
+                s.InputAudioBufferSpeechStopped(
+                    event_id=self._event_id(), audio_end_ms=int(end_ms), item_id=item_id
+                )
+            )
+        ]
+        fmt = self.input_format
+        start_ms = max(self.buffer_start_ms, self.speech_start_ms)
+        first = fmt.nbytes(start_ms - self.buffer_start_ms)
+        last = min(len(self.buffer), fmt.nbytes(end_ms - self.buffer_start_ms))
+        audio = bytes(self.buffer[first:last])
+        del self.buffer[:last]
+        self.buffer_start_ms += fmt.ms(last)
+        effects += self._commit_audio(audio, item_id)
+        detection = self.turn_detection
+        if detection is not None and detection.create_response is not False:
+            effects += self._response_create(None, None)
+        return effects
+
+    def _commit(self, event: c.InputAudioBufferCommit) -> list[Effect]:
+        buffered = self.input_format.ms(len(self.buffer))
+        if buffered < 100:
+            return [self._error(messages.commit_empty(buffered, event.event_id))]
+        audio = bytes(self.buffer)
+        self.buffer.clear()
+        self.buffer_start_ms += buffered
+        if self.vad is not None:
+            self.vad.reset()
+        self.speech_item_id = None  # a manual commit uses a new item id
+        return self._commit_audio(audio, self.ids.new("item"))
+
+    def _clear(self) -> list[Effect]:
+        self.buffer_start_ms += self.input_format.ms(len(self.buffer))
+        self.buffer.clear()
+        if self.vad is not None:
+            self.vad.reset()
+        self.speech_item_id = None
+        return [Send(s.InputAudioBufferCleared(event_id=self._event_id()))]
+
+    def _commit_audio(self, audio: bytes, item_id: str) -> list[Effect]:
+        fmt = self.input_format
+        heard = self.responder.transcribe(fmt.ms(len(audio)))
+        item = MessageItem.model_validate(
+            {
+                "id": item_id,
+                "object": "realtime.item",
+                "type": "message",
+                "status": "completed",
+                "role": "user",
+                "content": [{"type": "input_audio", "transcript": None}],
+            }
+        )
+        entry = Entry(item=item, audio=bytearray(audio), audio_format=fmt, heard=heard)
+        previous = self.conversation.insert(entry, item_id)
+        effects: list[Effect] = [
+            Send(
+                s.InputAudioBufferCommitted(
+                    event_id=self._event_id(), item_id=item_id, previous_item_id=previous
+                )
+            ),
+            Send(
+                s.ConversationItemAdded(
+                    event_id=self._event_id(), previous_item_id=previous, item=item
+                )
+            ),
+            Send(
+                s.ConversationItemDone(
+                    event_id=self._event_id(), previous_item_id=previous, item=item
+                )
+            ),
+        ]
+        audio_in = self.config.audio.input if self.config.audio else None
+        if audio_in is not None and audio_in.transcription is not None:
+            entry.item = item.model_copy(update={"content": [InputAudioPart(transcript=heard)]})
+            effects.append(
+                Send(
+                    s.InputAudioTranscriptionDelta(
+                        event_id=self._event_id(), item_id=item_id, content_index=0, delta=heard
+                    )
+                )
+            )
+            effects.append(
+                Send(
+                    s.InputAudioTranscriptionCompleted.model_validate(
+                        {
+                            "event_id": self._event_id(),
+                            "item_id": item_id,
+                            "content_index": 0,
+                            "transcript": heard,
+                            "usage": {
+                                "type": "duration",
+                                "seconds": round(fmt.ms(len(audio)) / 1000, 3),
+                            },
+                        }
+                    )
+                )
+            )
+        return effects
+
+    # --- conversation items ------------------------------------------------------------------
+
+    def _item_create(self, event: c.ConversationItemCreate) -> list[Effect]:
+        eid, item = event.event_id, event.item
+        if isinstance(item, UnknownItem | ItemReference):
+            return [
+                self._error(
+                    messages.invalid_value(
+                        "item.type",
+                        f"Invalid value: '{item.type}'. Supported values are: 'message', "
+                        "'function_call', 'function_call_output', 'mcp_approval_response'.",
+                        eid,
+                    )
+                )
+            ]
+        if (
+            isinstance(item, MessageItem)
+            and item.role == "assistant"
+            and any(
+                isinstance(part, OutputAudioPart | AudioPart) and part.audio
+                for part in item.content
+            )
+        ):
+            return [
+                self._error(
+                    messages.invalid_value(
+                        "item.content",
+                        "Assistant messages cannot carry audio: the client cannot add "
+                        "assistant audio to the conversation.",
+                        eid,
+                    )
+                )
+            ]
+        after = event.previous_item_id
+        if after not in (None, "root") and after not in self.conversation:
+            return [self._error(messages.previous_item_not_found(str(after), eid))]
+        item_id = item.id or self.ids.new("item")
+        if item_id in self.conversation:
+            return [
+                self._error(
+                    messages.invalid_value(
+                        "item.id", f"Item with id '{item_id}' already exists.", eid
+                    )
+                )
+            ]
+        audio = bytearray()
+        if isinstance(item, MessageItem):
+            parts = []
+            for part in item.content:
+                if isinstance(part, InputAudioPart) and part.audio:
+                    try:
+                        audio += part.audio_bytes
+                    except RemoteProtocolError:
+                        return [self._error(messages.invalid_audio(eid))]
+                    part = part.model_copy(update={"audio": None})
+                parts.append(part)
+            item = item.model_copy(update={"content": parts})
+        stored = item.model_copy(
+            update={"id": item_id, "object": "realtime.item", "status": "completed"}
+        )
+        entry = Entry(item=stored, audio=audio, audio_format=self.input_format if audio else None)
+        previous = self.conversation.insert(entry, item_id, after)
+        return [
+            Send(
+                s.ConversationItemAdded(
+                    event_id=self._event_id(), previous_item_id=previous, item=stored
+                )
+            ),
+            Send(
+                s.ConversationItemDone(
+                    event_id=self._event_id(), previous_item_id=previous, item=stored
+                )
+            ),
+        ]
+
+    def _item_retrieve(self, event: c.ConversationItemRetrieve) -> list[Effect]:
+        entry = self.conversation.get(event.item_id)
+        if entry is None:
+            return [self._error(messages.item_not_found("retrieve", event.item_id, event.event_id))]
+        item = entry.item
+        if isinstance(item, MessageItem) and entry.audio_format is not None:
+            audio = base64.b64encode(bytes(entry.audio)).decode("ascii")
+            wire = {"pcm16": "pcm16", "ulaw": "g711_ulaw", "alaw": "g711_alaw"}[
+                entry.audio_format.encoding
+            ]
+            parts: list[Any] = []
+            for part in item.content:
+                if isinstance(part, InputAudioPart):
+                    parts.append(part.model_copy(update={"audio": audio}))
+                elif isinstance(part, OutputAudioPart):
+                    parts.append(AudioPart(transcript=part.transcript, audio=audio, format=wire))
+                else:
+                    parts.append(part)
+            item = item.model_copy(update={"content": parts})
+        return [Send(s.ConversationItemRetrieved(event_id=self._event_id(), item=item))]
+
+    def _item_truncate(self, event: c.ConversationItemTruncate) -> list[Effect]:
+        eid = event.event_id
+        entry = self.conversation.get(event.item_id)
+        if entry is None:
+            return [self._error(messages.item_not_found("truncate", event.item_id, eid))]
+        item = entry.item
+        if not (
+            isinstance(item, MessageItem)
+            and item.role == "assistant"
+            and 0 <= event.content_index < len(item.content)
+            and isinstance(item.content[event.content_index], OutputAudioPart)
+            and entry.audio_format is not None
+        ):
+            return [self._error(messages.truncate_not_audio(eid))]
+        if event.audio_end_ms < 0:
+            return [self._error(below_min("audio_end_ms", event.audio_end_ms, 0, eid))]
+        if event.audio_end_ms > entry.audio_ms:
+            return [
+                self._error(messages.truncate_beyond_audio(entry.audio_ms, event.audio_end_ms, eid))
+            ]
+        del entry.audio[entry.audio_format.nbytes(event.audio_end_ms) :]
+        content = list(item.content)
+        content[event.content_index] = OutputAudioPart(transcript=None)
+        entry.item = item.model_copy(update={"content": content})
+        return [
+            Send(
+                s.ConversationItemTruncated(
+                    event_id=self._event_id(),
+                    item_id=event.item_id,
+                    content_index=event.content_index,
+                    audio_end_ms=event.audio_end_ms,
+                )
+            )
+        ]
+
+    def _item_delete(self, event: c.ConversationItemDelete) -> list[Effect]:
+        if event.item_id not in self.conversation:
+            return [self._error(messages.item_not_found("delete", event.item_id, event.event_id))]
+        self.conversation.delete(event.item_id)
+        return [Send(s.ConversationItemDeleted(event_id=self._event_id(), item_id=event.item_id))]
+
+    # --- responses ---------------------------------------------------------------------------
+
+    def _context_items(self, params: ResponseCreateParams | None) -> list[Item]:
+        if params is not None and params.input is not None:
+            resolved: list[Item] = []
+            for item in params.input:
+                if isinstance(item, ItemReference):
+                    entry = self.conversation.get(item.id)
+                    if entry is not None:
+                        resolved.append(self._heard(entry))
+                else:
+                    resolved.append(item)
+            return resolved
+        return [self._heard(entry) for entry in self.conversation.entries()]
+
+    @staticmethod
+    def _heard(entry: Entry) -> Item:
+        """An item as the stand-in model understands it (user audio with its transcript)."""
+        item = entry.item
+        if entry.heard is not None and isinstance(item, MessageItem):
+            parts = [
+                part.model_copy(update={"transcript": entry.heard})
+                if isinstance(part, InputAudioPart)
+                else part
+                for part in item.content
+            ]
+            return item.model_copy(update={"content": parts})
+        return item
+
+    def _response_create(
+        self, params: ResponseCreateParams | None, eid: str | None
+    ) -> list[Effect]:
+        in_conversation = params is None or params.conversation in (None, "auto")
+        if in_conversation and self.active is not None:
+            return [self._error(messages.active_response(self.active.id, eid))]
+        config = self.config
+        modalities = (
+            (params.output_modalities if params else None) or config.output_modalities or ["audio"]
+        )
+        audio_params = params.audio.output if params and params.audio else None
+        session_out = config.audio.output if config.audio else None
+        voice = (audio_params.voice if audio_params else None) or (
+            session_out.voice if session_out else None
+        )
+        wire_format = (audio_params.format if audio_params else None) or (
+            session_out.format if session_out else None
+        )
+        output_format = PCM16_24K if wire_format is None else AudioFormat.from_wire(wire_format)
+        max_tokens = (
+            (params.max_output_tokens if params else None) or config.max_output_tokens or "inf"
+        )
+        tools_source = params.tools if params and params.tools is not None else config.tools
+        tools = [tool for tool in tools_source or [] if isinstance(tool, FunctionTool)]
+        instructions = (params.instructions if params else None) or config.instructions or ""
+        metadata = params.metadata if params else None
+        context = ResponseContext(
+            conversation=self._context_items(params),
+            instructions=instructions,
+            tools=tools,
+            output_audio="audio" in modalities,
+            metadata=metadata,
+        )
+        outputs = self.responder.respond(context)
+        response_id = self.ids.new("resp")
+        response = Response.model_validate(
+            {
+                "object": "realtime.response",
+                "id": response_id,
+                "status": "in_progress",
+                "status_details": None,
+                "output": [],
+                "conversation_id": self.conversation.id if in_conversation else None,
+                "output_modalities": list(modalities),
+                "max_output_tokens": max_tokens,
+                "audio": {
+                    "output": {
+                        "format": (wire_format or {"type": "audio/pcm", "rate": 24000}),
+                        "voice": voice,
+                    }
+                },
+                "usage": None,
+                "metadata": metadata,
+            }
+        )
+        text = sum(len(i.model_dump_json()) for i in context.conversation) + len(instructions)
+        settings = RunSettings(
+            output_audio="audio" in modalities,
+            output_format=output_format,
+            response=response,
+            in_conversation=in_conversation,
+            max_output_tokens=max_tokens if isinstance(max_tokens, int) else None,
+            delta_ms=self.delta_ms,
+            input_tokens=text // 4,
+        )
+        run = ResponseRun(
+            response_id=response_id,
+            outputs=outputs,
+            settings=settings,
+            conversation=self.conversation,
+            ids=self.ids,
+            synthesizer=self.synthesizer,
+            owner=self,
+        )
+        if in_conversation:
+            self.active = run
+        else:
+            self.out_of_band[response_id] = run
+        return [Send(run.start().event), Start(run)]
+
+    def _response_cancel(self, event: c.ResponseCancel) -> list[Effect]:
+        run: ResponseRun | None
+        if event.response_id is not None:
+            run = self.out_of_band.get(event.response_id)
+            if run is None and self.active is not None and self.active.id == event.response_id:
+                run = self.active
+        else:
+            run = self.active
+        if run is None or run.finished:
+            return [self._error(messages.cancel_not_active(event.event_id))]
+        return [Send(step.event) for step in run.cancel("client_cancelled")]
