@@ -39,9 +39,10 @@ from websockets.typing import Subprotocol
 
 from realtime_agent.errors import RemoteProtocolError
 from realtime_agent.schema import codec, dialect
+from realtime_agent.schema.beta import BetaSessionCreated, BetaSessionUpdated
 from realtime_agent.schema.client import SessionUpdate
 from realtime_agent.schema.common import ErrorDetail
-from realtime_agent.schema.server import ErrorEvent, ServerEvent
+from realtime_agent.schema.server import ErrorEvent, ResponseFunctionCallArgumentsDone, ServerEvent
 from realtime_agent.server import messages
 from realtime_agent.server.conversation import Ids
 from realtime_agent.server.faults import Fault, FaultPlan, Faults
@@ -399,10 +400,21 @@ class _Connection:
     def frame(self, event: ServerEvent | str) -> str | None:
         if isinstance(event, str):
             return event
-        if self.beta:
-            translated = dialect.server_to_beta(event)
-            return None if translated is None else codec.encode(translated)
-        return codec.encode(event)
+        if not self.beta:
+            return codec.encode(event)
+        translated = dialect.server_to_beta(event)
+        match translated:
+            case None:
+                return None
+            case BetaSessionCreated() | BetaSessionUpdated():
+                translated.session.temperature = self.session.beta_temperature
+            case ResponseFunctionCallArgumentsDone():
+                # The beta server does not name the function here; the client knows it
+                # from response.output_item.added.
+                data = json.loads(codec.encode(translated))
+                data.pop("name", None)
+                return json.dumps(data, separators=(",", ":"))
+        return codec.encode(translated)
 
     async def next_event(self) -> ServerEvent | str:
         while not self.outbound:

@@ -27,6 +27,7 @@ __all__ = [
     "SERVER_VAD_DEFAULTS",
     "apply_update",
     "below_min",
+    "check_range",
     "default_config",
     "parameter_name",
 ]
@@ -209,7 +210,7 @@ def _check(merged: dict[str, Any], eid: str | None) -> ErrorDetail | None:
     for param, value, low, high in ranges:
         if value is None or value == "inf":
             continue
-        problem = _range(param, value, low, high, eid)
+        problem = check_range(param, value, low, high, eid)
         if problem is not None:
             return problem
     for side, settings in (("input", audio_in), ("output", audio_out)):
@@ -235,7 +236,7 @@ def below_min(param: str, value: float, low: float, eid: str | None) -> ErrorDet
     )
 
 
-def _range(
+def check_range(
     param: str, value: Any, low: float, high: float | None, eid: str | None
 ) -> ErrorDetail | None:
     if isinstance(value, bool) or not isinstance(value, int | float):

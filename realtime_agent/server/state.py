@@ -45,6 +45,7 @@ from realtime_agent.server.config import (
     EAGERNESS_SILENCE_MS,
     apply_update,
     below_min,
+    check_range,
     default_config,
     parameter_name,
 )
@@ -102,6 +103,8 @@ class ServerSession:
         self.created_at = time.time() if now is None else now
         self.config = default_config(self.id, model, self.created_at)
         self.typed = False  # GA: the first session.update must name session.type
+        self.beta_temperature = 0.8
+        """The beta dialect's sampling temperature (GA has none); reported to beta clients."""
         self.audio_spoken = False
         self.active: ResponseRun | None = None
         self.out_of_band: dict[str, ResponseRun] = {}
@@ -271,12 +274,20 @@ class ServerSession:
     def _session_update(self, event: c.SessionUpdate, type_given: bool) -> list[Effect]:
         if self.dialect == "ga" and not self.typed and not type_given:
             return [self._error(messages.missing_parameter("session.type", event.event_id))]
+        source = getattr(event.session, "_beta_source", None) or {}
+        temperature = source.get("temperature")
+        if temperature is not None:
+            problem = check_range("session.temperature", temperature, 0.6, 1.2, event.event_id)
+            if problem is not None:
+                return [self._error(problem)]
         result = apply_update(
             self.config, event.session, event_id=event.event_id, voice_locked=self.audio_spoken
         )
         if isinstance(result, ErrorDetail):
             return [self._error(result)]
         old = (self.turn_detection, self.input_format)
+        if temperature is not None:
+            self.beta_temperature = float(temperature)
         self.config = result
         self.typed = True
         if (self.turn_detection, self.input_format) != old:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from typing import Any
 
 from realtime_agent.schema import codec
 from realtime_agent.schema.codec import UnknownServerEvent
@@ -16,7 +17,7 @@ USER_TEXT = {"type": "message", "role": "user", "content": [{"type": "input_text
 LONG = " ".join(["this reply is long enough to still be playing"] * 4)
 
 
-async def ask(peer: Client, **response: object) -> list[dict[str, object]]:
+async def ask(peer: Client, **response: object) -> list[dict[str, Any]]:
     await peer.send({"type": "conversation.item.create", "item": USER_TEXT})
     await peer.expect("conversation.item.done")
     await peer.send({"type": "response.create", **({"response": response} if response else {})})
@@ -74,7 +75,7 @@ async def test_text_only_response() -> None:
     assert text == "Just text here."
     done = {e["type"]: e for e in events}
     assert done["response.output_text.done"]["text"] == "Just text here."
-    assert done["response.done"]["response"]["output_modalities"] == ["text"]  # type: ignore[index]
+    assert done["response.done"]["response"]["output_modalities"] == ["text"]
 
 
 async def test_function_call_turn_continues_after_the_output() -> None:
@@ -259,4 +260,4 @@ async def test_g711_output_is_8_bytes_a_ms() -> None:
     ]
     assert all(len(d) == 320 for d in deltas[:-1])  # 40 ms at 8 bytes a ms
     done = {e["type"]: e for e in events}["response.done"]["response"]
-    assert done["audio"]["output"]["format"] == {"type": "audio/pcmu"}  # type: ignore[index]
+    assert done["audio"]["output"]["format"] == {"type": "audio/pcmu"}
