@@ -270,6 +270,11 @@ class LocalRealtimeServer:
         preview = urlsplit(request.path).path == _AZURE_PREVIEW_PATH
         return "beta" if beta_header or beta_protocol or preview else "ga"
 
+    @staticmethod
+    def _intent(request: Request) -> Literal["realtime", "transcription"]:
+        intent = parse_qs(urlsplit(request.path).query).get("intent", [""])[0]
+        return "transcription" if intent == "transcription" else "realtime"
+
     # --- connections -------------------------------------------------------------------------
 
     def _new_responder(self) -> Responder:
@@ -291,6 +296,7 @@ class LocalRealtimeServer:
             detector=self.vad,
             delta_ms=self.delta_ms,
             dialect=self._dialect(ws.request),
+            intent=self._intent(ws.request),
         )
         self.sessions.append(session)
         plan = self._faults(index) if callable(self._faults) else self._faults
@@ -317,6 +323,7 @@ class _Connection:
         self.sent = 0
         self.seen: Counter[str] = Counter()
         self.group: asyncio.TaskGroup | None = None
+        self.idle_armed = -1
 
     async def serve(self) -> None:
         self.apply(self.session.open())
@@ -344,6 +351,18 @@ class _Connection:
                 self.enqueue(effect.event)
             elif isinstance(effect, Start):
                 self.spawn(self.drive(effect.run))
+        self.arm_idle_timer()
+
+    def arm_idle_timer(self) -> None:
+        """Start the idle timer the session asks for, once per arming."""
+        wait_ms, epoch = self.session.idle_wait_ms, self.session.idle_epoch
+        if wait_ms is not None and epoch != self.idle_armed:
+            self.idle_armed = epoch
+            self.spawn(self.idle(epoch, wait_ms))
+
+    async def idle(self, epoch: int, wait_ms: float) -> None:
+        await asyncio.sleep(wait_ms / 1000)
+        self.apply(self.session.idle_timeout(epoch))
 
     def enqueue(self, event: ServerEvent | str) -> None:
         self.outbound.append(event)
@@ -394,6 +413,7 @@ class _Connection:
                     await asyncio.sleep(max(0.0, deadline - loop.time()))
             if not self.drained.is_set():
                 await self.drained.wait()
+        self.arm_idle_timer()
 
     # --- writing -----------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ __all__ = [
     "below_min",
     "check_range",
     "default_config",
+    "default_transcription_config",
     "parameter_name",
 ]
 
@@ -89,6 +90,27 @@ def default_config(session_id: str, model: str, created_at: float) -> SessionCon
     )
 
 
+def default_transcription_config(session_id: str, created_at: float) -> TranscriptionSessionConfig:
+    """The configuration of a transcription-only session (``?intent=transcription``)."""
+    return TranscriptionSessionConfig.model_validate(
+        {
+            "type": "transcription",
+            "object": "realtime.transcription_session",
+            "id": session_id,
+            "expires_at": int(created_at) + SESSION_SECONDS,
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": 24000},
+                    "transcription": {"model": "gpt-4o-transcribe", "language": None, "prompt": ""},
+                    "noise_reduction": None,
+                    "turn_detection": {"type": "server_vad", **SERVER_VAD_DEFAULTS},
+                }
+            },
+            "include": None,
+        }
+    )
+
+
 def _tags() -> frozenset[str]:
     found: set[str] = set()
     pending: list[type[BaseModel]] = [TaggedModel]
@@ -142,12 +164,12 @@ def _voice(config: SessionConfig) -> object:
 
 
 def apply_update(
-    current: SessionConfig,
+    current: SessionConfig | TranscriptionSessionConfig,
     update: SessionConfig | TranscriptionSessionConfig | UnknownSessionConfig,
     *,
     event_id: str | None,
     voice_locked: bool = False,
-) -> SessionConfig | ErrorDetail:
+) -> SessionConfig | TranscriptionSessionConfig | ErrorDetail:
     """The configuration after ``update``, or the error that rejects it whole."""
     if isinstance(update, UnknownSessionConfig):
         return messages.invalid_value(
@@ -156,11 +178,10 @@ def apply_update(
             "'transcription'.",
             event_id,
         )
-    if isinstance(update, TranscriptionSessionConfig):
+    if update.type != current.type:
         return messages.invalid_value(
             "session.type",
-            "The local Realtime server does not serve transcription sessions yet; "
-            "use session.type 'realtime'.",
+            f"Cannot change the session type from '{current.type}' to '{update.type}'.",
             event_id,
         )
     unknown = _first_extra(update, "session")
@@ -178,6 +199,8 @@ def apply_update(
     problem = _check(merged, event_id)
     if problem is not None:
         return problem
+    if isinstance(current, TranscriptionSessionConfig):
+        return TranscriptionSessionConfig.model_validate(merged)
     effective = SessionConfig.model_validate(merged)
     if voice_locked and _voice(effective) != _voice(current):
         return messages.voice_locked(event_id)

@@ -141,6 +141,11 @@ class ResponseRun:
         self._steps = self._run()
 
     @property
+    def audio_ms(self) -> float:
+        """The audio this response has produced so far, in ms."""
+        return self._audio_ms
+
+    @property
     def in_conversation(self) -> bool:
         """True when the response writes to the default conversation."""
         return self.settings.in_conversation

@@ -39,6 +39,8 @@ from realtime_agent.schema.session import (
     FunctionTool,
     SemanticVad,
     ServerVad,
+    SessionConfig,
+    TranscriptionSessionConfig,
 )
 from realtime_agent.server import messages
 from realtime_agent.server.config import (
@@ -47,6 +49,7 @@ from realtime_agent.server.config import (
     below_min,
     check_range,
     default_config,
+    default_transcription_config,
     parameter_name,
 )
 from realtime_agent.server.conversation import Conversation, Entry, Ids
@@ -90,6 +93,7 @@ class ServerSession:
         detector: Detector = "webrtc",
         delta_ms: int = 40,
         dialect: Literal["ga", "beta"] = "ga",
+        intent: Literal["realtime", "transcription"] = "realtime",
         now: float | None = None,
     ) -> None:
         self.responder = responder
@@ -101,7 +105,11 @@ class ServerSession:
         self.id = self.ids.new("sess")
         self.conversation = Conversation(self.ids.new("conv"))
         self.created_at = time.time() if now is None else now
-        self.config = default_config(self.id, model, self.created_at)
+        self.config: SessionConfig | TranscriptionSessionConfig
+        if intent == "transcription":
+            self.config = default_transcription_config(self.id, self.created_at)
+        else:
+            self.config = default_config(self.id, model, self.created_at)
         self.typed = False  # GA: the first session.update must name session.type
         self.beta_temperature = 0.8
         """The beta dialect's sampling temperature (GA has none); reported to beta clients."""
@@ -115,6 +123,9 @@ class ServerSession:
         self.vad_origin_ms = 0.0
         self.speech_item_id: str | None = None
         self.speech_start_ms = 0.0
+        self.idle_epoch = 0
+        self.idle_wait_ms: float | None = None
+        """Set when the idle timeout is armed: how long to wait (ms) before ``idle_timeout``."""
         self._configure_vad()
 
     # --- configuration -----------------------------------------------------------------------
@@ -253,7 +264,43 @@ class ServerSession:
         """A response ended: the default conversation is free again."""
         if self.active is run:
             self.active = None
+            detection = self.turn_detection
+            if isinstance(detection, ServerVad) and detection.idle_timeout_ms is not None:
+                # Counted from response.done plus the time the client takes to play it.
+                self._idle(run.audio_ms + detection.idle_timeout_ms)
         self.out_of_band.pop(run.id, None)
+
+    def _idle(self, wait_ms: float | None) -> None:
+        self.idle_epoch += 1
+        self.idle_wait_ms = wait_ms
+
+    def idle_timeout(self, epoch: int) -> list[Effect]:
+        """``idle_timeout_ms`` passed without speech: commit the silence and respond.
+
+        ``epoch`` is the ``idle_epoch`` the timer was armed in; anything that happened
+        since (speech, a response, a commit) disarmed it, and then nothing happens.
+        """
+        if epoch != self.idle_epoch or self.idle_wait_ms is None:
+            return []
+        self._idle(None)
+        item_id = self.ids.new("item")
+        effects: list[Effect] = [
+            Send(
+                s.InputAudioBufferTimeoutTriggered(
+                    event_id=self._event_id(),
+                    audio_start_ms=int(self.buffer_start_ms),
+                    audio_end_ms=int(self.input_ms),
+                    item_id=item_id,
+                )
+            )
+        ]
+        audio = bytes(self.buffer)
+        self.buffer.clear()
+        self.buffer_start_ms = self.input_ms
+        if self.vad is not None:
+            self.vad.reset()
+        effects += self._commit_audio(audio, item_id)
+        return effects + self._response_create(None, None)
 
     def audio_produced(self) -> None:
         """The assistant has spoken: the voice is fixed from now on."""
@@ -325,6 +372,7 @@ class ServerSession:
         return effects
 
     def _speech_started(self, start_ms: float) -> list[Effect]:
+        self._idle(None)
         self.speech_item_id = self.ids.new("item")
         self.speech_start_ms = start_ms
         effects: list[Effect] = [
@@ -361,7 +409,8 @@ class ServerSession:
         self.buffer_start_ms += fmt.ms(last)
         effects += self._commit_audio(audio, item_id)
         detection = self.turn_detection
-        if detection is not None and detection.create_response is not False:
+        transcribing = isinstance(self.config, TranscriptionSessionConfig)
+        if detection is not None and detection.create_response is not False and not transcribing:
             effects += self._response_create(None, None)
         return effects
 
@@ -614,10 +663,22 @@ class ServerSession:
     def _response_create(
         self, params: ResponseCreateParams | None, eid: str | None
     ) -> list[Effect]:
+        config = self.config
+        if not isinstance(config, SessionConfig):
+            return [
+                self._error(
+                    messages.invalid_value(
+                        "type",
+                        "Responses are not available in a transcription session.",
+                        eid,
+                    )
+                )
+            ]
         in_conversation = params is None or params.conversation in (None, "auto")
         if in_conversation and self.active is not None:
             return [self._error(messages.active_response(self.active.id, eid))]
-        config = self.config
+        if in_conversation:
+            self._idle(None)
         modalities = (
             (params.output_modalities if params else None) or config.output_modalities or ["audio"]
         )

@@ -145,3 +145,37 @@ async def test_interrupt_response_off_lets_the_response_finish() -> None:
 def test_detector_refuses_a_threshold_out_of_range() -> None:
     with pytest.raises(ValueError, match="threshold"):
         VoiceActivityDetector(threshold=1.5)
+
+
+async def test_idle_timeout_commits_the_silence_and_responds() -> None:
+    responder = ScriptedResponder(["First.", "Are you still there?"])
+    async with LocalRealtimeServer(responder=responder) as server, client(server.url) as peer:
+        await peer.send(
+            {
+                "type": "session.update",
+                "session": {
+                    "type": "realtime",
+                    "output_modalities": ["text"],
+                    "audio": {
+                        "input": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 5000}}
+                    },
+                },
+            }
+        )
+        await peer.expect("session.updated")
+        await peer.append(silence(200))  # silence does not disarm the timer
+        await peer.send({"type": "response.create"})
+        await peer.expect("response.done")
+        assert (await peer.recv())["type"] == "rate_limits.updated"
+        events = await peer.until("response.created")
+    assert types(events) == [
+        "input_audio_buffer.timeout_triggered",
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+        "conversation.item.done",
+        "response.created",
+    ]
+    timeout, committed = events[0], events[1]
+    assert timeout["audio_start_ms"] == 0 and timeout["audio_end_ms"] == 200
+    assert timeout["item_id"] == committed["item_id"]
+    assert responder.responses == 2
