@@ -119,15 +119,26 @@ def _schema_export(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from realtime_agent.server import LocalRealtimeServer, Pacing
+    from realtime_agent.server.speech import EspeakVoice, SpeechSynthesizer, SyntheticVoice
 
-    pacing = Pacing.instant() if args.pacing == "instant" else Pacing.times(float(args.pacing))
+    try:
+        pacing = Pacing.instant() if args.pacing == "instant" else Pacing.times(float(args.pacing))
+        voice: SpeechSynthesizer = EspeakVoice() if args.voice == "espeak" else SyntheticVoice()
+    except (ValueError, RuntimeError) as exc:
+        print(f"realtime-agent: {exc}", file=sys.stderr)
+        return 2
     server = LocalRealtimeServer(
-        host=args.host, port=args.port, pacing=pacing, api_key=args.api_key, vad=args.vad
+        host=args.host,
+        port=args.port,
+        pacing=pacing,
+        api_key=args.api_key,
+        vad=args.vad,
+        synthesizer=voice,
     )
 
     async def run() -> None:
         async with server:
-            print(f"local Realtime server at {server.url}", flush=True)
+            print(f"local Realtime server at {server.url}", flush=True)  # tests read this line
             print("GA by default; beta with the header OpenAI-Beta: realtime=v1", flush=True)
             await server.serve_forever()
 
@@ -177,6 +188,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--api-key", default=None, help="accept only this key (default: any)")
     serve.add_argument("--vad", choices=("webrtc", "energy"), default="webrtc")
+    serve.add_argument(
+        "--voice",
+        choices=("synthetic", "espeak"),
+        default="synthetic",
+        help="how replies sound: a synthetic voice (default) or espeak-ng, if installed",
+    )
     serve.set_defaults(run=_serve)
     return parser
 

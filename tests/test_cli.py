@@ -97,3 +97,41 @@ def test_console_script_entry_point_runs() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "0 errors" in result.stdout
+
+
+async def test_serve_runs_the_local_server_until_interrupted() -> None:
+    import asyncio
+    import signal
+
+    from tests.server.client import client
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "realtime_agent.cli",
+        "serve",
+        "--port",
+        "0",
+        "--pacing",
+        "instant",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        assert line.startswith("local Realtime server at ws://127.0.0.1:")
+        url = line.split(" at ", 1)[1].strip()
+        async with client(url) as peer:
+            assert peer.received[0]["type"] == "session.created"
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0
+    assert b"Traceback" not in err
+
+
+def test_serve_with_a_bad_pacing_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--pacing", "fast"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "realtime-agent:" in err

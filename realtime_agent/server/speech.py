@@ -7,19 +7,27 @@ few ms per second of audio, lasts in proportion to the text (about 5 syllables a
 second), and a voice activity detector hears it as speech, which a pure tone would not
 be for a human ear and white noise would not be for a careful detector. Word offsets
 let the server send transcript deltas in step with the audio.
+
+:class:`EspeakVoice` speaks for real through the ``espeak-ng`` program when it is
+installed (Debian: ``apt-get install espeak-ng``); word timings are then spread over
+the audio in proportion to the characters of each word.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import shutil
+import struct
+import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
+import soxr
 
-__all__ = ["Speech", "SpeechSynthesizer", "SyntheticVoice"]
+__all__ = ["EspeakVoice", "Speech", "SpeechSynthesizer", "SyntheticVoice"]
 
 RATE = 24000
 
@@ -154,3 +162,64 @@ class SyntheticVoice:
             signal += gain * np.sin(k * phase)
         shaped: np.ndarray = signal * self._envelope(n, self._ms(20.0), self._ms(35.0))
         return shaped
+
+
+class EspeakVoice:
+    """Real speech from the ``espeak-ng`` program (see the module docstring).
+
+    Raises RuntimeError when ``espeak-ng`` cannot be found.
+    """
+
+    def __init__(
+        self, *, voice: str = "en-us", words_per_minute: int = 175, executable: str | None = None
+    ) -> None:
+        found = executable or shutil.which("espeak-ng")
+        if found is None:
+            raise RuntimeError(
+                "espeak-ng is not installed (on Debian or Ubuntu: apt-get install espeak-ng)"
+            )
+        self.executable = found
+        self.voice = voice
+        self.words_per_minute = words_per_minute
+        self._synthesize = lru_cache(maxsize=64)(self._render)
+
+    def synthesize(self, text: str) -> Speech:
+        """Speech for ``text`` (cached)."""
+        return self._synthesize(text)
+
+    def _render(self, text: str) -> Speech:
+        command = [self.executable, "--stdout", "-v", self.voice, "-s", str(self.words_per_minute)]
+        result = subprocess.run([*command, "--", text], capture_output=True, check=True, timeout=60)
+        rate, pcm = _read_wav(result.stdout)
+        samples = np.frombuffer(pcm, dtype="<i2")
+        if rate != RATE:
+            samples = np.asarray(soxr.resample(samples, rate, RATE), dtype="<i2")
+        words = _WORDS.findall(text) or ([text] if text else [])
+        total = max(1, sum(len(w) for w in words))
+        offsets, position = [], 0
+        for word in words:
+            offsets.append((int(samples.size * position / total), word))
+            position += len(word)
+        return Speech(samples.astype("<i2").tobytes(), tuple(offsets))
+
+
+def _read_wav(data: bytes) -> tuple[int, bytes]:
+    """(sample rate, pcm16 mono) of a WAV that espeak-ng streams (its sizes are placeholders)."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise RuntimeError("espeak-ng did not produce a WAV stream")
+    position, rate = 12, 0
+    while position + 8 <= len(data):
+        chunk, size = (
+            data[position : position + 4],
+            struct.unpack("<I", data[position + 4 : position + 8])[0],
+        )
+        body = position + 8
+        if chunk == b"fmt ":
+            channels, rate, _, _, bits = struct.unpack("<HIIHH", data[body + 2 : body + 16])
+            if channels != 1 or bits != 16:
+                raise RuntimeError(f"unexpected espeak-ng output: {channels} channels, {bits} bits")
+        elif chunk == b"data":
+            pcm = data[body:]  # the size field is a placeholder when streaming: read to the end
+            return rate, pcm[: len(pcm) - len(pcm) % 2]
+        position = body + size + (size & 1)
+    raise RuntimeError("espeak-ng output has no audio")

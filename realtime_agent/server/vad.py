@@ -26,6 +26,7 @@ where the silence was decided, as the real server does.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
@@ -43,6 +44,7 @@ Detector = Literal["webrtc", "energy"]
 _RATE = 8000
 _FRAME_MS = 20
 _FRAME_SAMPLES = _RATE * _FRAME_MS // 1000
+_FLOOR_FRAMES = 1500 // _FRAME_MS  # the noise floor is the quietest frame of the last 1.5 s
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,8 @@ class VoiceActivityDetector:
         self._run = 0  # consecutive speech frames
         self._speaking = False
         self._last_speech_end = 0  # ms
+        self._levels: deque[float] = deque(maxlen=_FLOOR_FRAMES)
+        self.margin_db = 6.0 + 6.0 * threshold
         self.speech_frames = 0  # counted for diagnostics
 
     @property
@@ -139,10 +143,12 @@ class VoiceActivityDetector:
     def _is_speech(self, frame: np.ndarray) -> bool:
         power = float(np.mean(frame.astype(np.float64) ** 2))
         level = 10 * math.log10(power / 32768.0**2) if power > 0 else -120.0
-        if level < self.gate_dbfs:
-            return False
         if self._webrtc is None:
-            return True
+            return level >= self.gate_dbfs
+        self._levels.append(level)
+        floor = min(self._levels)  # the quietest frame of the last 1.5 s: the noise
+        if level < max(self.gate_dbfs, floor + self.margin_db):
+            return False
         return bool(self._webrtc.is_speech(frame.tobytes(), _RATE))
 
     def _judge(self, frame: np.ndarray) -> VadEvent | None:

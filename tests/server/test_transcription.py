@@ -1,4 +1,4 @@
-"""Transcription-only sessions (``?intent=transcription``): committed speech, transcripts, no replies."""
+"""Transcription-only sessions (``?intent=transcription``): transcripts, and no replies."""
 
 from __future__ import annotations
 
