@@ -7,8 +7,24 @@ import inspect
 
 import realtime_agent
 from realtime_agent import schema
+from realtime_agent.audio import format as audio_format
+from realtime_agent.audio import g711
 from realtime_agent.schema import beta, client, codec, common, dialect, items, response, server
 from realtime_agent.schema import session as session_module
+from realtime_agent.server import (
+    app,
+    config,
+    conversation,
+    faults,
+    messages,
+    planning,
+    responses,
+    speech,
+    state,
+    vad,
+)
+from realtime_agent.server import items as server_items
+from realtime_agent.server import responder as responder_module
 
 
 def test_package_is_typed() -> None:
@@ -28,6 +44,20 @@ def test_public_names_exist_and_are_documented() -> None:
         response,
         server,
         session_module,
+        app,
+        config,
+        conversation,
+        faults,
+        server_items,
+        messages,
+        planning,
+        responder_module,
+        responses,
+        speech,
+        state,
+        vad,
+        audio_format,
+        g711,
     ]
     for module in modules:
         assert module.__doc__, module.__name__

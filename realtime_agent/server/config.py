@@ -262,6 +262,7 @@ def below_min(param: str, value: float, low: float, eid: str | None) -> ErrorDet
 def check_range(
     param: str, value: Any, low: float, high: float | None, eid: str | None
 ) -> ErrorDetail | None:
+    """An error if ``value`` is not a number within ``low``-``high`` (no upper bound if None)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return messages.invalid_value(
             param, f"Invalid type for '{param}': expected a number.", eid, code="invalid_type"

@@ -11,10 +11,9 @@ real server's (PROTOCOL.md section 4), with its error codes and messages
 
 from __future__ import annotations
 
-import base64
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import ValidationError
 
@@ -26,35 +25,28 @@ from realtime_agent.schema.beta import BETA_CLIENT_EVENT_TYPES
 from realtime_agent.schema.codec import UnknownClientEvent
 from realtime_agent.schema.common import ErrorDetail
 from realtime_agent.schema.items import (
-    AudioPart,
     InputAudioPart,
-    Item,
-    ItemReference,
     MessageItem,
-    OutputAudioPart,
-    UnknownItem,
 )
-from realtime_agent.schema.response import Response, ResponseCreateParams
+from realtime_agent.schema.response import ResponseCreateParams
 from realtime_agent.schema.session import (
-    FunctionTool,
     SemanticVad,
     ServerVad,
     SessionConfig,
     TranscriptionSessionConfig,
 )
-from realtime_agent.server import messages
+from realtime_agent.server import items, messages, planning
 from realtime_agent.server.config import (
     EAGERNESS_SILENCE_MS,
     apply_update,
-    below_min,
     check_range,
     default_config,
     default_transcription_config,
     parameter_name,
 )
 from realtime_agent.server.conversation import Conversation, Entry, Ids
-from realtime_agent.server.responder import Responder, ResponseContext
-from realtime_agent.server.responses import ResponseRun, RunSettings
+from realtime_agent.server.responder import Responder
+from realtime_agent.server.responses import ResponseRun
 from realtime_agent.server.speech import SpeechSynthesizer
 from realtime_agent.server.vad import Detector, SpeechStarted, VoiceActivityDetector
 
@@ -211,13 +203,15 @@ class ServerSession:
             case c.InputAudioBufferClear():
                 return self._clear()
             case c.ConversationItemCreate():
-                return self._item_create(event)
+                return self._answer(
+                    items.create(self.conversation, self.ids, event, self.input_format)
+                )
             case c.ConversationItemRetrieve():
-                return self._item_retrieve(event)
+                return self._answer(items.retrieve(self.conversation, self.ids, event))
             case c.ConversationItemTruncate():
-                return self._item_truncate(event)
+                return self._answer(items.truncate(self.conversation, self.ids, event))
             case c.ConversationItemDelete():
-                return self._item_delete(event)
+                return self._answer(items.delete(self.conversation, self.ids, event))
             case c.ResponseCreate():
                 return self._response_create(event.response, event.event_id)
             case c.ResponseCancel():
@@ -313,6 +307,11 @@ class ServerSession:
 
     def _error(self, detail: ErrorDetail) -> Send:
         return Send(s.ErrorEvent(event_id=self._event_id(), error=detail))
+
+    def _answer(self, result: list[s.ServerEvent] | ErrorDetail) -> list[Effect]:
+        if isinstance(result, ErrorDetail):
+            return [self._error(result)]
+        return [Send(event) for event in result]
 
     # --- session.update ------------------------------------------------------------------------
 
@@ -494,259 +493,38 @@ class ServerSession:
             )
         return effects
 
-    # --- conversation items ------------------------------------------------------------------
-
-    def _item_create(self, event: c.ConversationItemCreate) -> list[Effect]:
-        eid, item = event.event_id, event.item
-        if isinstance(item, UnknownItem | ItemReference):
-            return [
-                self._error(
-                    messages.invalid_value(
-                        "item.type",
-                        f"Invalid value: '{item.type}'. Supported values are: 'message', "
-                        "'function_call', 'function_call_output', 'mcp_approval_response'.",
-                        eid,
-                    )
-                )
-            ]
-        if (
-            isinstance(item, MessageItem)
-            and item.role == "assistant"
-            and any(
-                isinstance(part, OutputAudioPart | AudioPart) and part.audio
-                for part in item.content
-            )
-        ):
-            return [
-                self._error(
-                    messages.invalid_value(
-                        "item.content",
-                        "Assistant messages cannot carry audio: the client cannot add "
-                        "assistant audio to the conversation.",
-                        eid,
-                    )
-                )
-            ]
-        after = event.previous_item_id
-        if after not in (None, "root") and after not in self.conversation:
-            return [self._error(messages.previous_item_not_found(str(after), eid))]
-        item_id = item.id or self.ids.new("item")
-        if item_id in self.conversation:
-            return [
-                self._error(
-                    messages.invalid_value(
-                        "item.id", f"Item with id '{item_id}' already exists.", eid
-                    )
-                )
-            ]
-        audio = bytearray()
-        if isinstance(item, MessageItem):
-            parts = []
-            for part in item.content:
-                if isinstance(part, InputAudioPart) and part.audio:
-                    try:
-                        audio += part.audio_bytes
-                    except RemoteProtocolError:
-                        return [self._error(messages.invalid_audio(eid))]
-                    part = part.model_copy(update={"audio": None})
-                parts.append(part)
-            item = item.model_copy(update={"content": parts})
-        stored = item.model_copy(
-            update={"id": item_id, "object": "realtime.item", "status": "completed"}
-        )
-        entry = Entry(item=stored, audio=audio, audio_format=self.input_format if audio else None)
-        previous = self.conversation.insert(entry, item_id, after)
-        return [
-            Send(
-                s.ConversationItemAdded(
-                    event_id=self._event_id(), previous_item_id=previous, item=stored
-                )
-            ),
-            Send(
-                s.ConversationItemDone(
-                    event_id=self._event_id(), previous_item_id=previous, item=stored
-                )
-            ),
-        ]
-
-    def _item_retrieve(self, event: c.ConversationItemRetrieve) -> list[Effect]:
-        entry = self.conversation.get(event.item_id)
-        if entry is None:
-            return [self._error(messages.item_not_found("retrieve", event.item_id, event.event_id))]
-        item = entry.item
-        if isinstance(item, MessageItem) and entry.audio_format is not None:
-            audio = base64.b64encode(bytes(entry.audio)).decode("ascii")
-            wire = {"pcm16": "pcm16", "ulaw": "g711_ulaw", "alaw": "g711_alaw"}[
-                entry.audio_format.encoding
-            ]
-            parts: list[Any] = []
-            for part in item.content:
-                if isinstance(part, InputAudioPart):
-                    parts.append(part.model_copy(update={"audio": audio}))
-                elif isinstance(part, OutputAudioPart):
-                    parts.append(AudioPart(transcript=part.transcript, audio=audio, format=wire))
-                else:
-                    parts.append(part)
-            item = item.model_copy(update={"content": parts})
-        return [Send(s.ConversationItemRetrieved(event_id=self._event_id(), item=item))]
-
-    def _item_truncate(self, event: c.ConversationItemTruncate) -> list[Effect]:
-        eid = event.event_id
-        entry = self.conversation.get(event.item_id)
-        if entry is None:
-            return [self._error(messages.item_not_found("truncate", event.item_id, eid))]
-        item = entry.item
-        if not (
-            isinstance(item, MessageItem)
-            and item.role == "assistant"
-            and 0 <= event.content_index < len(item.content)
-            and isinstance(item.content[event.content_index], OutputAudioPart)
-            and entry.audio_format is not None
-        ):
-            return [self._error(messages.truncate_not_audio(eid))]
-        if event.audio_end_ms < 0:
-            return [self._error(below_min("audio_end_ms", event.audio_end_ms, 0, eid))]
-        if event.audio_end_ms > entry.audio_ms:
-            return [
-                self._error(messages.truncate_beyond_audio(entry.audio_ms, event.audio_end_ms, eid))
-            ]
-        del entry.audio[entry.audio_format.nbytes(event.audio_end_ms) :]
-        content = list(item.content)
-        content[event.content_index] = OutputAudioPart(transcript=None)
-        entry.item = item.model_copy(update={"content": content})
-        return [
-            Send(
-                s.ConversationItemTruncated(
-                    event_id=self._event_id(),
-                    item_id=event.item_id,
-                    content_index=event.content_index,
-                    audio_end_ms=event.audio_end_ms,
-                )
-            )
-        ]
-
-    def _item_delete(self, event: c.ConversationItemDelete) -> list[Effect]:
-        if event.item_id not in self.conversation:
-            return [self._error(messages.item_not_found("delete", event.item_id, event.event_id))]
-        self.conversation.delete(event.item_id)
-        return [Send(s.ConversationItemDeleted(event_id=self._event_id(), item_id=event.item_id))]
-
     # --- responses ---------------------------------------------------------------------------
-
-    def _context_items(self, params: ResponseCreateParams | None) -> list[Item]:
-        if params is not None and params.input is not None:
-            resolved: list[Item] = []
-            for item in params.input:
-                if isinstance(item, ItemReference):
-                    entry = self.conversation.get(item.id)
-                    if entry is not None:
-                        resolved.append(self._heard(entry))
-                else:
-                    resolved.append(item)
-            return resolved
-        return [self._heard(entry) for entry in self.conversation.entries()]
-
-    @staticmethod
-    def _heard(entry: Entry) -> Item:
-        """An item as the stand-in model understands it (user audio with its transcript)."""
-        item = entry.item
-        if entry.heard is not None and isinstance(item, MessageItem):
-            parts = [
-                part.model_copy(update={"transcript": entry.heard})
-                if isinstance(part, InputAudioPart)
-                else part
-                for part in item.content
-            ]
-            return item.model_copy(update={"content": parts})
-        return item
 
     def _response_create(
         self, params: ResponseCreateParams | None, eid: str | None
     ) -> list[Effect]:
         config = self.config
         if not isinstance(config, SessionConfig):
-            return [
-                self._error(
-                    messages.invalid_value(
-                        "type",
-                        "Responses are not available in a transcription session.",
-                        eid,
-                    )
-                )
-            ]
-        in_conversation = params is None or params.conversation in (None, "auto")
-        if in_conversation and self.active is not None:
+            problem = "Responses are not available in a transcription session."
+            return [self._error(messages.invalid_value("type", problem, eid))]
+        writes = planning.in_conversation(params)
+        if writes and self.active is not None:
             return [self._error(messages.active_response(self.active.id, eid))]
-        if in_conversation:
+        if writes:
             self._idle(None)
-        modalities = (
-            (params.output_modalities if params else None) or config.output_modalities or ["audio"]
-        )
-        audio_params = params.audio.output if params and params.audio else None
-        session_out = config.audio.output if config.audio else None
-        voice = (audio_params.voice if audio_params else None) or (
-            session_out.voice if session_out else None
-        )
-        wire_format = (audio_params.format if audio_params else None) or (
-            session_out.format if session_out else None
-        )
-        output_format = PCM16_24K if wire_format is None else AudioFormat.from_wire(wire_format)
-        max_tokens = (
-            (params.max_output_tokens if params else None) or config.max_output_tokens or "inf"
-        )
-        tools_source = params.tools if params and params.tools is not None else config.tools
-        tools = [tool for tool in tools_source or [] if isinstance(tool, FunctionTool)]
-        instructions = (params.instructions if params else None) or config.instructions or ""
-        metadata = params.metadata if params else None
-        context = ResponseContext(
-            conversation=self._context_items(params),
-            instructions=instructions,
-            tools=tools,
-            output_audio="audio" in modalities,
-            metadata=metadata,
-        )
-        outputs = self.responder.respond(context)
         response_id = self.ids.new("resp")
-        response = Response.model_validate(
-            {
-                "object": "realtime.response",
-                "id": response_id,
-                "status": "in_progress",
-                "status_details": None,
-                "output": [],
-                "conversation_id": self.conversation.id if in_conversation else None,
-                "output_modalities": list(modalities),
-                "max_output_tokens": max_tokens,
-                "audio": {
-                    "output": {
-                        "format": (wire_format or {"type": "audio/pcm", "rate": 24000}),
-                        "voice": voice,
-                    }
-                },
-                "usage": None,
-                "metadata": metadata,
-            }
-        )
-        text = sum(len(i.model_dump_json()) for i in context.conversation) + len(instructions)
-        settings = RunSettings(
-            output_audio="audio" in modalities,
-            output_format=output_format,
-            response=response,
-            in_conversation=in_conversation,
-            max_output_tokens=max_tokens if isinstance(max_tokens, int) else None,
+        context, settings = planning.plan(
+            config,
+            params,
+            conversation=self.conversation,
+            response_id=response_id,
             delta_ms=self.delta_ms,
-            input_tokens=text // 4,
         )
         run = ResponseRun(
             response_id=response_id,
-            outputs=outputs,
+            outputs=self.responder.respond(context),
             settings=settings,
             conversation=self.conversation,
             ids=self.ids,
             synthesizer=self.synthesizer,
             owner=self,
         )
-        if in_conversation:
+        if writes:
             self.active = run
         else:
             self.out_of_band[response_id] = run
