@@ -1,0 +1,84 @@
+"""What the session core asks the runtime to do: its only way to act on the world."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from realtime_agent.protocol.events import AppEvent
+from realtime_agent.schema.client import ClientEvent
+
+__all__ = [
+    "Action",
+    "CallTool",
+    "Emit",
+    "EndAudio",
+    "PlayAudio",
+    "SendEvent",
+    "StopPlayout",
+    "ToolCall",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One function call the model made, to be answered exactly once."""
+
+    call_id: str
+    name: str
+    arguments: str
+    """JSON text, as the model wrote it (it may not be valid)."""
+    response_id: str
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendEvent:
+    """Send this client event (in GA form; the transport translates for beta)."""
+
+    event: ClientEvent
+
+
+@dataclass(frozen=True, slots=True)
+class PlayAudio:
+    """Play this assistant audio (it belongs to ``item_id``/``content_index``)."""
+
+    item_id: str
+    content_index: int
+    audio: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EndAudio:
+    """All of this item's audio has arrived: play out what is buffered, then it is done."""
+
+    item_id: str
+    content_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class StopPlayout:
+    """Stop playing these items now (barge-in); then report where each stopped.
+
+    The runtime silences output within one frame and calls
+    ``SessionCore.playout_stopped`` with the frozen positions.
+    """
+
+    items: tuple[tuple[str, int], ...]
+    """(item_id, content_index) of every item of the cut response with audio."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallTool:
+    """Run this tool call; hand its result to ``SessionCore.receive_tool_result``."""
+
+    call: ToolCall
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """Give this event to the application."""
+
+    event: AppEvent
+
+
+Action = SendEvent | PlayAudio | EndAudio | StopPlayout | CallTool | Emit

@@ -1,0 +1,223 @@
+"""The events the application sees: ``async for event in session``.
+
+One vocabulary for the application, apart from the wire's: what happened in the
+conversation, in terms an application acts on. Audio and transcript deltas may be
+dropped (and counted) when the application falls behind; every other event is
+always delivered (:data:`DROPPABLE`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from realtime_agent.schema.codec import UnknownServerEvent
+from realtime_agent.schema.common import ErrorDetail
+from realtime_agent.schema.items import Item
+from realtime_agent.schema.server import ServerEvent
+
+__all__ = [
+    "DROPPABLE",
+    "AgentEnd",
+    "AgentStart",
+    "AppEvent",
+    "AudioDelta",
+    "AudioEnd",
+    "AudioInterrupted",
+    "Closed",
+    "ErrorRaised",
+    "HandoffDone",
+    "HistoryAdded",
+    "HistoryUpdated",
+    "RawServerEvent",
+    "SpeechStarted",
+    "SpeechStopped",
+    "ToolEnd",
+    "ToolStart",
+    "Transcript",
+    "TranscriptDelta",
+]
+
+Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStart:
+    """The model began a response (``response.created``)."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentEnd:
+    """A response ended (``response.done``); ``status`` says how."""
+
+    response_id: str
+    status: str
+    """``completed``, ``cancelled``, ``failed`` or ``incomplete``."""
+    reason: str | None = None
+    """Why it ended early, e.g. ``turn_detected`` or ``client_cancelled``."""
+
+
+@dataclass(frozen=True, slots=True)
+class AudioDelta:
+    """A piece of assistant audio, decoded (pcm16 24 kHz, or G.711 per the session)."""
+
+    item_id: str
+    content_index: int
+    response_id: str
+    audio: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioEnd:
+    """All of an assistant item's audio has arrived (it may still be playing)."""
+
+    item_id: str
+    content_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class AudioInterrupted:
+    """The assistant was cut off: playback stopped and the item cut at what was heard.
+
+    ``truncated_ms`` is where the item was truncated on the server; None when it was
+    deleted instead (nothing had been heard) or left alone (it had finished playing).
+    """
+
+    item_id: str
+    content_index: int
+    played_ms: int
+    truncated_ms: int | None
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """Server VAD heard the user start speaking."""
+
+    item_id: str
+    audio_start_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStopped:
+    """Server VAD heard the user stop speaking."""
+
+    item_id: str
+    audio_end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptDelta:
+    """A piece of a transcript: of the assistant's speech, or of the user's."""
+
+    item_id: str
+    role: Role
+    delta: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """A whole transcript, once final."""
+
+    item_id: str
+    role: Role
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStart:
+    """A tool call began (``arguments`` as the model sent them: JSON text)."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolEnd:
+    """A tool call was answered; ``error`` says what went wrong, if anything did."""
+
+    call_id: str
+    name: str
+    output: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffDone:
+    """The session now speaks as another agent."""
+
+    from_agent: str
+    to_agent: str
+    voice_kept: bool = False
+    """True when the new agent's voice could not be applied (the assistant had spoken)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryAdded:
+    """An item entered the conversation."""
+
+    item: Item
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryUpdated:
+    """The conversation changed: its items, oldest first."""
+
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRaised:
+    """Something went wrong that the session survived (a server error, a bad frame).
+
+    ``code`` is the server's error code, when there is one; ``raw`` the offending frame
+    (a bounded excerpt) when the server sent something that breaks the protocol.
+    """
+
+    message: str
+    code: str | None = None
+    detail: ErrorDetail | None = None
+    raw: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RawServerEvent:
+    """A server event as received (when asked for, and for types this version does not know)."""
+
+    event: ServerEvent | UnknownServerEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The session ended; ``error`` says why when it was not the application's doing."""
+
+    reason: str
+    error: Any = None
+
+
+AppEvent = (
+    AgentStart
+    | AgentEnd
+    | AudioDelta
+    | AudioEnd
+    | AudioInterrupted
+    | SpeechStarted
+    | SpeechStopped
+    | TranscriptDelta
+    | Transcript
+    | ToolStart
+    | ToolEnd
+    | HandoffDone
+    | HistoryAdded
+    | HistoryUpdated
+    | ErrorRaised
+    | RawServerEvent
+    | Closed
+)
+"""Every event the application sees."""
+
+#: Events dropped (and counted) rather than queued when the application falls behind.
+DROPPABLE: tuple[type, ...] = (AudioDelta, TranscriptDelta)
