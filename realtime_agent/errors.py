@@ -7,9 +7,15 @@ named by who is at fault::
     ├── LocalProtocolError             this side misused the protocol or the API
     │                                  (an event that cannot be sent, a bad argument);
     │                                  fix the calling code
-    └── RemoteProtocolError            the peer sent something that breaks the protocol
-                                       (invalid JSON, a known event with wrong fields,
-                                       audio that is not base64); the session can go on
+    ├── RemoteProtocolError            the peer sent something that breaks the protocol
+    │                                  (invalid JSON, a known event with wrong fields,
+    │                                  audio that is not base64); the session can go on
+    └── TransportError                 the connection could not be made, or was lost
+        ├── ConnectError               could not connect (unreachable, refused, timed out,
+        │   │                          an HTTP error instead of the upgrade)
+        │   └── AuthenticationError    the key was refused (HTTP 401 or 403)
+        └── ConnectionLost             the connection dropped or the server closed it
+                                       (``code`` and ``reason`` say how)
 
 Errors from the peer carry what is needed to log them without a second look:
 the event type when it could be read, the field path, and a bounded excerpt of
@@ -20,9 +26,13 @@ the raw frame. The underlying cause (a pydantic ``ValidationError``, a
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
+    "ConnectError",
+    "ConnectionLost",
     "LocalProtocolError",
     "RealtimeAgentError",
     "RemoteProtocolError",
+    "TransportError",
 ]
 
 #: How much of a raw frame an error keeps: enough to recognise it, never megabytes.
@@ -67,3 +77,37 @@ class RemoteProtocolError(RealtimeAgentError):
         self.event_type = event_type
         self.field = field
         self.raw = excerpt(raw)
+
+
+class TransportError(RealtimeAgentError):
+    """The connection could not be made, or was lost. Never carries an API key."""
+
+
+class ConnectError(TransportError):
+    """Could not connect: the host is unreachable, refused, timed out, or answered HTTP.
+
+    Attributes:
+        status: the HTTP status the server answered instead of upgrading, if it did.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AuthenticationError(ConnectError):
+    """The server refused the key (HTTP 401 or 403)."""
+
+
+class ConnectionLost(TransportError):
+    """The connection dropped, or the server closed it.
+
+    Attributes:
+        code: the WebSocket close code (1006 when it dropped without a close frame).
+        reason: the close reason the server gave, if any.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason

@@ -1,0 +1,203 @@
+"""Where assistant audio goes, and how much of it has been heard.
+
+A sink keeps one timeline of samples: ``written_samples`` (the end of its queue) and
+``played_samples`` (how far the listener has heard). Both only grow; ``clear()`` drops
+what was queued and not yet heard, within one frame, so that a barge-in silences the
+assistant at once and ``played_samples`` stays exactly what was heard.
+
+* :class:`ClockSink` plays to nobody at the pace of a clock: headless runs, tests,
+  benchmarks. It computes its position from the clock when asked, so it needs no task
+  and no timer: a thousand of them cost nothing while idle. With a
+  :class:`ManualClock`, tests decide exactly how much was heard.
+* :class:`RemoteSink` is for audio that plays elsewhere (a browser, a phone bridge):
+  the application forwards the audio and reports what the far end has played.
+
+Device sinks (the speaker, the demo's WAV writer) come with the audio I/O.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+__all__ = ["AudioSink", "ClockSink", "ManualClock", "RemoteSink"]
+
+
+class AudioSink(Protocol):
+    """Plays audio and says how much of it was heard (see the module docstring)."""
+
+    @property
+    def rate(self) -> int:
+        """Samples per second."""
+        ...
+
+    @property
+    def sample_width(self) -> int:
+        """Bytes per sample (2 for pcm16, 1 for G.711)."""
+        ...
+
+    @property
+    def played_samples(self) -> int:
+        """Samples the listener has heard since the sink started."""
+        ...
+
+    @property
+    def written_samples(self) -> int:
+        """Samples heard plus samples queued: where the next write will play."""
+        ...
+
+    def write(self, audio: bytes) -> None:
+        """Queue audio to play after what is queued. Never blocks."""
+        ...
+
+    def clear(self) -> int:
+        """Drop everything queued and not yet heard; return how many samples were dropped."""
+        ...
+
+
+class ManualClock:
+    """A clock that moves only when told: ``clock.advance(0.25)``."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        if seconds < 0:
+            raise ValueError("time does not go backwards")
+        self.now += seconds
+
+
+class ClockSink:
+    """Plays queued audio at ``rate`` samples per second of ``clock`` (default: monotonic).
+
+    Time while the queue is empty is silence: it does not count as played (an underrun).
+    """
+
+    def __init__(
+        self,
+        *,
+        rate: int = 24000,
+        sample_width: int = 2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rate = rate
+        self._width = sample_width
+        self.clock = clock
+        self._played = 0
+        self._queued = 0
+        self._since = clock()  # the time up to which ``_played`` is exact
+        self.underruns = 0
+        """How often the queue ran dry while audio was expected (counted on the next write)."""
+
+    def __repr__(self) -> str:
+        return f"<ClockSink played={self._played} queued={self._queued}>"
+
+    @property
+    def rate(self) -> int:
+        """Samples per second."""
+        return self._rate
+
+    @property
+    def sample_width(self) -> int:
+        """Bytes per sample."""
+        return self._width
+
+    def _advance(self) -> None:
+        now = self.clock()
+        due = int((now - self._since) * self._rate)
+        if due >= self._queued:
+            self._played += self._queued
+            self._queued = 0
+            self._since = now  # the rest was silence
+        elif due > 0:
+            self._played += due
+            self._queued -= due
+            self._since += due / self._rate
+
+    @property
+    def played_samples(self) -> int:
+        """Samples heard so far."""
+        self._advance()
+        return self._played
+
+    @property
+    def written_samples(self) -> int:
+        """Samples heard plus samples queued."""
+        self._advance()
+        return self._played + self._queued
+
+    @property
+    def queued_samples(self) -> int:
+        """Samples waiting to be heard."""
+        self._advance()
+        return self._queued
+
+    def write(self, audio: bytes) -> None:
+        """Queue audio."""
+        self._advance()
+        if self._queued == 0 and self._played > 0:
+            self.underruns += 1
+        self._queued += len(audio) // self._width
+
+    def clear(self) -> int:
+        """Drop what is queued; the position freezes at what was heard."""
+        self._advance()
+        dropped, self._queued = self._queued, 0
+        return dropped
+
+
+class RemoteSink:
+    """Audio that plays elsewhere: the application reports what the far end has heard.
+
+    The runtime writes the assistant's audio here as it queues it for the application
+    (which forwards it, for example to a browser); the application calls
+    :meth:`report` with the far end's position, in samples since the session began.
+    """
+
+    def __init__(self, *, rate: int = 24000, sample_width: int = 2) -> None:
+        self._rate = rate
+        self._width = sample_width
+        self._written = 0
+        self._played = 0
+
+    def __repr__(self) -> str:
+        return f"<RemoteSink played={self._played} written={self._written}>"
+
+    @property
+    def rate(self) -> int:
+        """Samples per second."""
+        return self._rate
+
+    @property
+    def sample_width(self) -> int:
+        """Bytes per sample."""
+        return self._width
+
+    @property
+    def played_samples(self) -> int:
+        """What the far end last reported it has played."""
+        return self._played
+
+    @property
+    def written_samples(self) -> int:
+        """Samples heard plus samples queued."""
+        return self._written
+
+    def write(self, audio: bytes) -> None:
+        """Count audio handed to the far end."""
+        self._written += len(audio) // self._width
+
+    def clear(self) -> int:
+        """The far end was told to stop: what it has not played is dropped."""
+        dropped = self._written - self._played
+        self._written = self._played
+        return dropped
+
+    def report(self, played_samples: int) -> None:
+        """The far end's position: samples played since the session began (never less)."""
+        self._played = max(self._played, min(played_samples, self._written))

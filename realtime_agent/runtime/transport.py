@@ -1,0 +1,268 @@
+"""The connection: where to connect, with which key, in which dialect; and the socket.
+
+:class:`Endpoint` says where: OpenAI (GA, or beta with the ``OpenAI-Beta`` header),
+Azure OpenAI (GA path, or the preview path with ``api-version`` and ``deployment``, which
+speaks beta), or any URL (the local server). Keys come from the argument or the
+environment (``OPENAI_API_KEY``, ``AZURE_OPENAI_API_KEY``) and are held in a
+:class:`Secret`: they never show in a repr, a log line or an exception.
+
+:class:`WebSocketTransport` is the socket (websockets' asyncio client, compression off,
+no size limit) and the edge codec: frames in become GA events, GA events out become
+frames in the connection's dialect. Opening is bounded by ``open_timeout``; ``close()``
+is bounded by ``close_timeout`` even when the peer never answers the close frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import quote, urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from realtime_agent import __version__
+from realtime_agent.errors import (
+    AuthenticationError,
+    ConnectError,
+    ConnectionLost,
+    LocalProtocolError,
+)
+from realtime_agent.schema import codec, dialect
+from realtime_agent.schema.client import ClientEvent
+from realtime_agent.schema.codec import UnknownServerEvent
+from realtime_agent.schema.dialect import Dialect
+from realtime_agent.schema.server import ServerEvent
+
+__all__ = ["Endpoint", "Secret", "Transport", "WebSocketTransport", "open_transport"]
+
+OPENAI_URL = "wss://api.openai.com/v1/realtime"
+DEFAULT_MODEL = "gpt-realtime"
+AZURE_PREVIEW_VERSION = "2025-04-01-preview"
+
+
+class Secret:
+    """A key that never shows itself: ``repr`` and ``str`` say ``'***'``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The key itself, for the one place that sends it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _key(api_key: str | Secret | None, variable: str | None) -> Secret | None:
+    if isinstance(api_key, Secret):
+        return api_key
+    if api_key is not None:
+        return Secret(api_key)
+    value = os.environ.get(variable) if variable else None
+    return Secret(value) if value else None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to connect and how to authenticate (see the module docstring)."""
+
+    url: str
+    dialect: Dialect = Dialect.GA
+    key: Secret | None = field(default=None, repr=False)
+    key_header: str = field(default="Authorization", repr=False)
+    """``Authorization`` (sent as ``Bearer <key>``) or Azure's ``api-key``."""
+
+    @classmethod
+    def openai(
+        cls,
+        model: str = DEFAULT_MODEL,
+        *,
+        api_key: str | Secret | None = None,
+        beta: bool = False,
+        url: str = OPENAI_URL,
+    ) -> Endpoint:
+        """OpenAI's Realtime API. Raises LocalProtocolError without a key."""
+        key = _key(api_key, "OPENAI_API_KEY")
+        if key is None:
+            raise LocalProtocolError("no OpenAI API key: pass api_key= or set OPENAI_API_KEY")
+        return cls(f"{url}?model={quote(model)}", Dialect.BETA if beta else Dialect.GA, key)
+
+    @classmethod
+    def azure(
+        cls,
+        resource: str,
+        deployment: str,
+        *,
+        api_key: str | Secret | None = None,
+        token: str | Secret | None = None,
+        api_version: str | None = None,
+    ) -> Endpoint:
+        """Azure OpenAI: ``resource`` is ``https://NAME.openai.azure.com`` (or just NAME).
+
+        With ``api_version`` (e.g. ``"2025-04-01-preview"``) the preview protocol, which
+        speaks beta; without, the GA path. ``token`` is an Entra ID bearer token, used
+        instead of an API key (``AZURE_OPENAI_API_KEY``).
+        """
+        host = resource if "." in resource or "://" in resource else f"{resource}.openai.azure.com"
+        host = urlsplit(host if "://" in host else f"https://{host}").netloc
+        if api_version:
+            url = (
+                f"wss://{host}/openai/realtime?api-version={quote(api_version)}"
+                f"&deployment={quote(deployment)}"
+            )
+            chosen = Dialect.BETA
+        else:
+            url = f"wss://{host}/openai/v1/realtime?model={quote(deployment)}"
+            chosen = Dialect.GA
+        if token is not None:
+            return cls(url, chosen, _key(token, None))
+        key = _key(api_key, "AZURE_OPENAI_API_KEY")
+        if key is None:
+            raise LocalProtocolError(
+                "no Azure key: pass api_key= or token=, or set AZURE_OPENAI_API_KEY"
+            )
+        return cls(url, chosen, key, key_header="api-key")
+
+    @classmethod
+    def local(
+        cls, url: str, *, api_key: str | Secret | None = None, beta: bool = False
+    ) -> Endpoint:
+        """Any Realtime server by URL (the local server's ``server.url``); the key is optional."""
+        if not url.startswith(("ws://", "wss://")):
+            raise LocalProtocolError(f"a Realtime URL starts with ws:// or wss://, not {url!r}")
+        return cls(url, Dialect.BETA if beta else Dialect.GA, _key(api_key, None))
+
+    def headers(self) -> list[tuple[str, str]]:
+        """The handshake headers (with the key: never log them)."""
+        headers: list[tuple[str, str]] = []
+        if self.key is not None:
+            value = self.key.reveal()
+            headers.append(
+                (
+                    self.key_header,
+                    f"Bearer {value}" if self.key_header == "Authorization" else value,
+                )
+            )
+        if self.dialect is Dialect.BETA:
+            headers.append(("OpenAI-Beta", "realtime=v1"))
+        return headers
+
+
+class Transport(Protocol):
+    """A connection carrying GA events both ways (swappable for tests and other carriers)."""
+
+    @property
+    def dialect(self) -> Dialect:
+        """The dialect on the wire."""
+        ...
+
+    async def send(self, event: ClientEvent) -> None:
+        """Send one client event. Raises ConnectionLost."""
+        ...
+
+    async def recv(self) -> ServerEvent | UnknownServerEvent:
+        """The next server event. Raises ConnectionLost, or RemoteProtocolError for a bad frame."""
+        ...
+
+    async def close(self) -> None:
+        """Close, within the close time-out; idempotent."""
+        ...
+
+
+class WebSocketTransport:
+    """A Realtime connection over websockets (see the module docstring)."""
+
+    def __init__(self, ws: ClientConnection, endpoint: Endpoint, close_timeout: float) -> None:
+        self._ws = ws
+        self._endpoint = endpoint
+        self._close_timeout = close_timeout
+        self._beta = endpoint.dialect is Dialect.BETA
+
+    def __repr__(self) -> str:
+        return f"<WebSocketTransport {self._endpoint.url} {self._endpoint.dialect.value}>"
+
+    @property
+    def dialect(self) -> Dialect:
+        """The dialect on the wire."""
+        return self._endpoint.dialect
+
+    def _lost(self, exc: ConnectionClosed) -> ConnectionLost:
+        close = exc.rcvd
+        code = close.code if close is not None else 1006
+        reason = close.reason if close is not None else ""
+        what = f"closed by the server ({code} {reason})".strip() if close else "dropped"
+        return ConnectionLost(f"the Realtime connection was {what}", code=code, reason=reason)
+
+    async def send(self, event: ClientEvent) -> None:
+        """Send one client event (translated for beta). Raises ConnectionLost."""
+        frame = codec.encode(dialect.client_to_beta(event) if self._beta else event)
+        try:
+            await self._ws.send(frame)
+        except ConnectionClosed as exc:
+            raise self._lost(exc) from None
+
+    async def recv(self) -> ServerEvent | UnknownServerEvent:
+        """The next server event, in GA form. Raises ConnectionLost or RemoteProtocolError."""
+        try:
+            frame = await self._ws.recv()
+        except ConnectionClosed as exc:
+            raise self._lost(exc) from None
+        if self._beta:
+            return dialect.server_to_ga(codec.decode_beta(frame))
+        return codec.decode(frame)
+
+    async def close(self) -> None:
+        """Close, waiting at most the close time-out for the server's close frame."""
+        try:
+            await asyncio.wait_for(self._ws.close(), self._close_timeout)
+        except (TimeoutError, OSError):
+            self._ws.transport.abort()
+
+
+async def open_transport(
+    endpoint: Endpoint, *, open_timeout: float = 10.0, close_timeout: float = 2.0
+) -> WebSocketTransport:
+    """Connect. Raises ConnectError (AuthenticationError for a refused key)."""
+    try:
+        ws = await connect(
+            endpoint.url,
+            additional_headers=endpoint.headers(),
+            user_agent_header=f"realtime-agent/{__version__}",
+            compression=None,
+            max_size=None,
+            open_timeout=open_timeout,
+            close_timeout=close_timeout,
+            ping_interval=20,
+            ping_timeout=20,
+        )
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        error = AuthenticationError if status in (401, 403) else ConnectError
+        what = "refused the key" if status in (401, 403) else "answered"
+        raise error(f"{_where(endpoint)} {what}: HTTP {status}", status=status) from None
+    except InvalidURI:
+        raise ConnectError(f"not a WebSocket URL: {endpoint.url}") from None
+    except TimeoutError:
+        raise ConnectError(f"{_where(endpoint)} did not answer within {open_timeout:g} s") from None
+    except (OSError, InvalidHandshake) as exc:
+        raise ConnectError(f"cannot connect to {_where(endpoint)}: {exc}") from None
+    return WebSocketTransport(ws, endpoint, close_timeout)
+
+
+def _where(endpoint: Endpoint) -> str:
+    parts = urlsplit(endpoint.url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
