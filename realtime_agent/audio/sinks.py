@@ -109,7 +109,7 @@ class ClockSink:
 
     def _advance(self) -> None:
         now = self.clock()
-        due = int((now - self._since) * self._rate)
+        due = int((now - self._since) * self._rate + 1e-6)  # not lose a sample to rounding
         if due >= self._queued:
             self._played += self._queued
             self._queued = 0

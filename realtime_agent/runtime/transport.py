@@ -30,41 +30,24 @@ from realtime_agent.errors import (
     ConnectionLost,
     LocalProtocolError,
 )
+from realtime_agent.redact import Secret, redacting_logger
 from realtime_agent.schema import codec, dialect
 from realtime_agent.schema.client import ClientEvent
 from realtime_agent.schema.codec import UnknownServerEvent
 from realtime_agent.schema.dialect import Dialect
 from realtime_agent.schema.server import ServerEvent
 
-__all__ = ["Endpoint", "Secret", "Transport", "WebSocketTransport", "open_transport"]
+__all__ = [
+    "Endpoint",
+    "Secret",
+    "Transport",
+    "WebSocketTransport",
+    "open_transport",
+]
 
 OPENAI_URL = "wss://api.openai.com/v1/realtime"
 DEFAULT_MODEL = "gpt-realtime"
 AZURE_PREVIEW_VERSION = "2025-04-01-preview"
-
-
-class Secret:
-    """A key that never shows itself: ``repr`` and ``str`` say ``'***'``."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The key itself, for the one place that sends it."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 def _key(api_key: str | Secret | None, variable: str | None) -> Secret | None:
@@ -248,6 +231,7 @@ async def open_transport(
             close_timeout=close_timeout,
             ping_interval=20,
             ping_timeout=20,
+            logger=redacting_logger("realtime_agent.websockets"),
         )
     except InvalidStatus as exc:
         status = exc.response.status_code

@@ -38,6 +38,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from realtime_agent.errors import RemoteProtocolError
+from realtime_agent.redact import redacting_logger
 from realtime_agent.schema import codec, dialect
 from realtime_agent.schema.beta import BetaSessionCreated, BetaSessionUpdated
 from realtime_agent.schema.client import SessionUpdate
@@ -189,6 +190,7 @@ class LocalRealtimeServer:
             compression=None,
             max_size=None,
             ping_interval=None,
+            logger=redacting_logger("realtime_agent.server.websockets"),
         )
 
     async def close(self) -> None:

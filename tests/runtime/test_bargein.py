@@ -1,0 +1,120 @@
+"""Barge-in: the cut is exactly what the listener heard, and the server always accepts it.
+
+Several hundred seeded cases against the local server, with a ClockSink on a manual
+clock (so the test decides what was heard) and instant server pacing; then one case
+in real time, barging in by speaking.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+
+from realtime_agent.audio.sinks import ClockSink, ManualClock
+from realtime_agent.protocol import events as app
+from realtime_agent.runtime import Agent, connect
+from realtime_agent.schema.server import ConversationItemTruncated
+from realtime_agent.server import LocalRealtimeServer, Pacing, ScriptedResponder, SyntheticVoice
+from tests.runtime.conftest import collect_until, next_of
+
+WORDS = "the quick brown fox jumps over a lazy dog while the cat sleeps in the sun".split()
+CASES = 120
+
+
+def replies(rng: random.Random, count: int) -> list[str]:
+    return [" ".join(rng.choices(WORDS, k=rng.randint(2, 9))) + "." for _ in range(count)]
+
+
+def server_event(kind: str, item_id: str) -> Callable[[app.RawServerEvent], bool]:
+    def match(event: app.RawServerEvent) -> bool:
+        return (
+            event.event.type in (kind, "error")
+            and getattr(event.event, "item_id", item_id) == item_id
+        )
+
+    return match
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_barge_in_at_random_points(seed: int) -> None:
+    rng = random.Random(seed)
+    clock = ManualClock()
+    sink = ClockSink(clock=clock)
+    counts = {"truncated": 0, "deleted": 0, "finished": 0}
+    async with LocalRealtimeServer(
+        responder=ScriptedResponder(replies(rng, CASES)), seed=seed
+    ) as server:
+        agent = Agent(turn_detection=None)  # push-to-talk: only the test interrupts
+        async with connect(agent, url=server.url, audio_out=sink, raw_events=True) as session:
+            for _ in range(CASES):
+                await session.send_text("go")
+                end = await next_of(session, app.AudioEnd)
+                await next_of(session, app.AgentEnd)
+                handle = session.playout.handle(end.item_id, end.content_index)
+                received_ms = handle.received_samples / 24
+                where = rng.choice(["before", "during", "during", "after"])
+                if where == "during":
+                    clock.advance(rng.uniform(0.001, received_ms / 1000))
+                elif where == "after":
+                    clock.advance(received_ms / 1000 + rng.uniform(0.001, 0.5))
+                heard_ms = handle.played_ms
+                await session.interrupt()
+                cut = await next_of(session, app.AudioInterrupted)
+                assert cut.item_id == end.item_id
+                if cut.truncated_ms is not None:
+                    counts["truncated"] += 1
+                    reply = await next_of(
+                        session,
+                        app.RawServerEvent,
+                        server_event("conversation.item.truncated", cut.item_id),
+                    )
+                    assert reply.event.type == "conversation.item.truncated", reply.event
+                    assert 0 < cut.truncated_ms <= received_ms
+                    assert abs(cut.truncated_ms - heard_ms) < 1.0  # floor of what was heard
+                elif cut.deleted:
+                    counts["deleted"] += 1
+                    assert heard_ms < 1.0
+                    reply = await next_of(
+                        session,
+                        app.RawServerEvent,
+                        server_event("conversation.item.deleted", cut.item_id),
+                    )
+                    assert reply.event.type == "conversation.item.deleted", reply.event
+                else:
+                    counts["finished"] += 1
+                    assert heard_ms >= received_ms - 0.05  # it had all been heard: nothing to cut
+                clock.advance(1.0)
+            assert session.dropped_events == 0
+    assert min(counts.values()) > 0, counts
+    assert sum(counts.values()) == CASES
+
+
+async def test_barge_in_by_speaking_in_real_time() -> None:
+    long = " ".join(["I am telling you something rather long right now"] * 4)
+    async with LocalRealtimeServer(
+        responder=ScriptedResponder([long, "Yes?"]), pacing=Pacing.realtime()
+    ) as server:
+        async with connect(Agent(), url=server.url, raw_events=True) as session:
+            await session.send_text("tell me")
+            await next_of(session, app.AudioDelta)
+            speech = (
+                bytes(48 * 200)
+                + SyntheticVoice(seed=4).synthesize("wait a second").pcm
+                + bytes(48 * 600)
+            )
+            await session.send_audio(speech)
+            events = await collect_until(session, app.AudioInterrupted)
+            cut = events[-1]
+            assert isinstance(cut, app.AudioInterrupted)
+            assert any(isinstance(e, app.SpeechStarted) for e in events)
+            reply = await next_of(
+                session,
+                app.RawServerEvent,
+                server_event("conversation.item.truncated", cut.item_id),
+            )
+    assert reply.event.type == "conversation.item.truncated"
+    assert isinstance(reply.event, ConversationItemTruncated)
+    assert cut.truncated_ms is not None and cut.truncated_ms == reply.event.audio_end_ms
+    assert cut.truncated_ms <= server.sessions[0].conversation.get(cut.item_id).audio_ms  # type: ignore[union-attr]

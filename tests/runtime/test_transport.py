@@ -1,0 +1,152 @@
+"""Endpoints, keys that never show, connection errors, and a close that is always bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+
+import pytest
+
+from realtime_agent.errors import (
+    AuthenticationError,
+    ConnectError,
+    ConnectionLost,
+    LocalProtocolError,
+)
+from realtime_agent.protocol import events as app
+from realtime_agent.runtime import Agent, Endpoint, Secret, connect
+from realtime_agent.runtime.transport import open_transport
+from realtime_agent.schema.client import ResponseCancel
+from realtime_agent.schema.dialect import Dialect
+from realtime_agent.server import LocalRealtimeServer, faults
+from tests.runtime.conftest import next_of
+
+KEY = "sk-test-1234567890abcdef"
+
+
+def test_openai_endpoint_takes_the_key_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    endpoint = Endpoint.openai("gpt-realtime")
+    assert endpoint.url == "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+    assert endpoint.dialect is Dialect.GA
+    assert endpoint.headers() == [("Authorization", f"Bearer {KEY}")]
+    beta = Endpoint.openai(api_key="sk-other", beta=True)
+    assert ("OpenAI-Beta", "realtime=v1") in beta.headers()
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(LocalProtocolError, match="OPENAI_API_KEY"):
+        Endpoint.openai()
+
+
+def test_azure_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
+    ga = Endpoint.azure("https://myres.openai.azure.com", "my-realtime")
+    assert ga.url == "wss://myres.openai.azure.com/openai/v1/realtime?model=my-realtime"
+    assert ga.dialect is Dialect.GA and ga.headers() == [("api-key", KEY)]
+    preview = Endpoint.azure("myres", "gpt-4o-rt", api_version="2025-04-01-preview")
+    assert preview.url == (
+        "wss://myres.openai.azure.com/openai/realtime?api-version=2025-04-01-preview&deployment=gpt-4o-rt"
+    )
+    assert preview.dialect is Dialect.BETA
+    entra = Endpoint.azure("myres", "d", token="eyJ-token")
+    assert entra.headers() == [("Authorization", "Bearer eyJ-token")]
+
+
+def test_keys_never_show_in_reprs_or_strings() -> None:
+    endpoint = Endpoint.openai(api_key=KEY)
+    session = connect(Agent(), endpoint=endpoint)
+    for text in (repr(endpoint), str(endpoint), repr(session), repr(Secret(KEY)), str(Secret(KEY))):
+        assert KEY not in text
+    assert Secret(KEY).reveal() == KEY
+
+
+async def test_keys_never_show_in_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with LocalRealtimeServer(api_key=KEY) as server:
+        async with connect(Agent(), url=server.url, api_key=KEY) as session:
+            await session.send_event(ResponseCancel())
+            await next_of(session, app.ErrorRaised)
+    assert any("Authorization" in r.getMessage() for r in caplog.records)  # headers were logged...
+    assert not any(KEY in r.getMessage() for r in caplog.records)  # ...with the key hidden
+
+
+async def test_a_refused_key_is_an_authentication_error_without_the_key() -> None:
+    async with LocalRealtimeServer(api_key="sk-right") as server:
+        with pytest.raises(AuthenticationError) as caught:
+            async with connect(Agent(), url=server.url, api_key=KEY):
+                pass
+    assert caught.value.status == 401
+    assert KEY not in str(caught.value) and KEY not in repr(caught.value)
+
+
+async def test_an_unreachable_server_is_a_connect_error() -> None:
+    listener = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    listener.close()
+    await listener.wait_closed()
+    with pytest.raises(ConnectError, match="cannot connect"):
+        await open_transport(Endpoint.local(f"ws://127.0.0.1:{port}/v1/realtime"), open_timeout=2)
+    with pytest.raises(LocalProtocolError, match="ws://"):
+        Endpoint.local("http://127.0.0.1:1/v1/realtime")
+
+
+async def test_close_is_bounded_when_the_peer_never_answers() -> None:
+    """A peer that upgrades, then ignores everything, the close frame included."""
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in request.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key")
+        )
+        accept = base64.b64encode(
+            hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+        )
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        await writer.drain()
+        await asyncio.Event().wait()  # never reads again, never closes
+
+    listener = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        transport = await open_transport(
+            Endpoint.local(f"ws://127.0.0.1:{port}/v1/realtime"), close_timeout=0.3
+        )
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await transport.close()
+        assert loop.time() - began < 1.5
+    finally:
+        listener.close()
+
+
+async def test_a_dropped_connection_ends_the_session_with_a_typed_error() -> None:
+    plan = [faults.drop(at_event="response.created")]
+    async with LocalRealtimeServer(faults=plan) as server:
+        async with connect(Agent(), url=server.url) as session:
+            await session.send_text("hello")
+            closed = await next_of(session, app.Closed)
+            assert isinstance(closed.error, ConnectionLost) and closed.error.code == 1006
+            assert session.ended
+            with pytest.raises(LocalProtocolError):
+                await session.send_text("anyone?")
+
+
+async def test_a_server_close_ends_the_session_with_its_code_and_reason() -> None:
+    async with LocalRealtimeServer(faults=[faults.expire(after_seconds=0.05)]) as server:
+        async with connect(Agent(), url=server.url) as session:
+            events = []
+            async for event in session:
+                events.append(event)
+    closed = events[-1]
+    assert isinstance(closed, app.Closed) and isinstance(closed.error, ConnectionLost)
+    assert closed.error.code == 1001 and "60 minutes" in closed.error.reason
+    errors = [e for e in events if isinstance(e, app.ErrorRaised)]
+    assert errors and errors[0].code == "session_expired"
