@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from realtime_agent import __version__
+from realtime_agent._version import __version__
 from realtime_agent.errors import RemoteProtocolError
 from realtime_agent.schema import codec, jsonschema
 from realtime_agent.schema.beta import BETA_CLIENT_EVENT_TYPES

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.resources
 import inspect
 
@@ -32,7 +33,33 @@ def test_package_is_typed() -> None:
 
 
 def test_public_names_exist_and_are_documented() -> None:
+    extra = [
+        importlib.import_module(f"realtime_agent.{name}")
+        for name in (
+            "redact",
+            "protocol",
+            "protocol.actions",
+            "protocol.calls",
+            "protocol.conversation",
+            "protocol.core",
+            "protocol.events",
+            "protocol.turns",
+            "runtime",
+            "runtime.agent",
+            "runtime.events",
+            "runtime.session",
+            "runtime.transport",
+            "tools",
+            "tools.dispatch",
+            "tools.handoff",
+            "tools.tool",
+            "audio.playout",
+            "audio.sinks",
+            "audio.sources",
+        )
+    ]
     modules = [
+        *extra,
         realtime_agent,
         schema,
         beta,

@@ -56,3 +56,10 @@ class CallBook:
     def calls_of(self, response_id: str) -> set[str]:
         """The call ids a response made."""
         return set(self._by_response.get(response_id, ()))
+
+    def forget(self, response_id: str) -> None:
+        """Drop what is remembered of a finished response's calls (bounded memory)."""
+        for call_id in self._by_response.pop(response_id, set()):
+            if call_id not in self._running:
+                self._answered.discard(call_id)
+                self._names.pop(call_id, None)

@@ -57,6 +57,8 @@ from realtime_agent.schema.session import SemanticVad, ServerVad, SessionConfig
 __all__ = ["SessionCore"]
 
 ACTIVE_RESPONSE = "conversation_already_has_active_response"
+#: Finished responses remembered (their audio tracks and calls); older ones are forgotten.
+KEEP_RESPONSES = 32
 CANCEL_NOT_ACTIVE = "response_cancel_not_active"
 
 
@@ -337,6 +339,7 @@ class SessionCore:
         details = response.status_details
         state.reason = details.reason if details is not None else None
         actions: list[Action] = [Emit(app.AgentEnd(response_id, state.status or "", state.reason))]
+        self._forget_old()
         queued = self.sequencer.done(response_id)
         if self._follow_up_needed(response_id) or queued:
             # One response serves both a queued request and the answers to the calls.
@@ -345,6 +348,22 @@ class SessionCore:
                 actions.append(SendEvent(ResponseCreate(event_id=event_id, response=self._queued)))
                 self._queued = None
         return actions
+
+    def _forget_old(self) -> None:
+        """Keep memory bounded over long sessions: forget long-finished responses."""
+        responses = self.conversation.responses
+        for response_id in list(responses)[:-KEEP_RESPONSES]:
+            state = responses[response_id]
+            if not state.done or not self.calls.all_answered(response_id):
+                continue
+            for key in state.tracks:
+                self.conversation.tracks.pop(key, None)
+            for call_id in self.calls.calls_of(response_id):
+                self._output_seq.pop(call_id, None)
+            self.calls.forget(response_id)
+            self._created_seq.pop(response_id, None)
+            self._cut_responses.discard(response_id)
+            del responses[response_id]
 
     def _follow_up_needed(self, response_id: str) -> bool:
         """True, once, when every call of a finished response is answered."""

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from realtime_agent import __version__
+from realtime_agent._version import __version__
 from realtime_agent.errors import (
     AuthenticationError,
     ConnectError,

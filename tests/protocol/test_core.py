@@ -440,3 +440,17 @@ def test_send_stamps_an_event_id() -> None:
     core = SessionCore()
     (action,) = core.send(ResponseCancel())
     assert isinstance(action, SendEvent) and action.event.event_id == "evt_1"
+
+
+def test_memory_stays_bounded_over_a_long_session() -> None:
+    core = SessionCore(tool_names={"t"})
+    for n in range(200):
+        response = f"r{n}"
+        created(core, response)
+        speak(core, 40, response, f"i{n}")
+        call(core, f"c{n}", "t", response=response)
+        core.receive_tool_result(f"c{n}", "ok")
+        done(core, response)
+    assert len(core.conversation.responses) <= 33
+    assert len(core.conversation.tracks) <= 33
+    assert len(core.calls._answered) <= 33

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from realtime_agent.audio.sources import ArraySource
 from realtime_agent.errors import LocalProtocolError
 from realtime_agent.protocol import events as app
 from realtime_agent.runtime import Agent, connect
@@ -203,3 +204,31 @@ async def test_a_slow_reader_loses_only_deltas_and_memory_stays_bounded() -> Non
     assert len(events) <= 16 + 10  # the limit, plus control events, which are never dropped
     kinds = {type(e).__name__ for e in events}
     assert {"AgentStart", "AgentEnd", "Transcript", "ToolStart", "ToolEnd"} <= kinds
+
+
+async def test_push_to_talk_commits_then_asks_in_order() -> None:
+    responder = ScriptedResponder(["Heard you."], transcripts=["what's up"])
+    async with LocalRealtimeServer(responder=responder) as server:
+        agent = Agent(turn_detection=None, input_transcription="gpt-4o-transcribe")
+        async with connect(agent, url=server.url, audio_queue=4) as session:
+            for start in range(0, len(speech()), 960):  # 20 ms frames through a small queue
+                await session.send_audio(speech()[start : start + 960])
+            await session.commit()
+            await session.create_response()
+            events = await collect_until(session, app.Transcript, lambda e: e.role == "assistant")
+    user = next(e for e in events if isinstance(e, app.Transcript) and e.role == "user")
+    assert user.text == "what's up"
+    assert not [
+        e for e in events if isinstance(e, app.ErrorRaised)
+    ]  # the commit came after the audio
+    assert responder.contexts[0].user_text == "what's up"
+
+
+async def test_audio_in_from_a_source() -> None:
+    responder = ScriptedResponder(["You spoke."])
+    async with LocalRealtimeServer(responder=responder) as server:
+        source = ArraySource(speech(), frame_ms=20)
+        async with connect(Agent(), url=server.url, audio_in=source) as session:
+            events = await collect_until(session, app.AgentEnd)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.index("SpeechStarted") < kinds.index("SpeechStopped") < kinds.index("AgentEnd")

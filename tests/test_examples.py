@@ -1,0 +1,44 @@
+"""The examples run, offline, as a new user would run them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run(name: str) -> str:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")
+    }
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("name", ["custom_tools.py"])
+def test_custom_tools(name: str) -> None:
+    out = run(name)
+    assert "tool call: get_weather" in out and "tool call: book_table" in out
+    assert "tool done: book_table -> Booked Chez Nous for 2 at 20:00." in out
+    assert "assistant: It is clear and 21 degrees in Paris" in out
+
+
+def test_backend_embed() -> None:
+    out = run("backend_embed.py")
+    assert "server VAD: the caller is speaking" in out
+    assert "assistant cut off after" in out and "truncated at" in out
+    assert "assistant said: 'Sure, what else would you like to know?'" in out
