@@ -150,3 +150,21 @@ async def test_a_server_close_ends_the_session_with_its_code_and_reason() -> Non
     assert closed.error.code == 1001 and "60 minutes" in closed.error.reason
     errors = [e for e in events if isinstance(e, app.ErrorRaised)]
     assert errors and errors[0].code == "session_expired"
+
+
+async def test_a_malformed_frame_is_an_error_event_and_the_session_goes_on() -> None:
+    plan = [
+        faults.malformed(
+            '{"type": "response.output_audio.delta", "event_id": "e1", "delta": 5}',
+            at_event="response.created",
+        )
+    ]
+    async with LocalRealtimeServer(faults=plan) as server:
+        async with connect(Agent(), url=server.url) as session:
+            await session.send_text("hello")
+            error = await next_of(session, app.ErrorRaised)
+            assert error.code == "remote_protocol_error"
+            assert error.raw is not None and '"delta": 5' in error.raw
+            assert "response.output_audio.delta" in error.message
+            end = await next_of(session, app.AgentEnd)  # and the conversation goes on
+    assert end.status == "completed"
