@@ -72,7 +72,25 @@ class ManualClock:
         self.now += seconds
 
 
-class ClockSink:
+class _Format:
+    """The rate and sample width every sink states."""
+
+    def __init__(self, rate: int, sample_width: int) -> None:
+        self._rate = rate
+        self._width = sample_width
+
+    @property
+    def rate(self) -> int:
+        """Samples per second."""
+        return self._rate
+
+    @property
+    def sample_width(self) -> int:
+        """Bytes per sample."""
+        return self._width
+
+
+class ClockSink(_Format):
     """Plays queued audio at ``rate`` samples per second of ``clock`` (default: monotonic).
 
     Time while the queue is empty is silence: it does not count as played (an underrun).
@@ -85,8 +103,7 @@ class ClockSink:
         sample_width: int = 2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._rate = rate
-        self._width = sample_width
+        super().__init__(rate, sample_width)
         self.clock = clock
         self._played = 0
         self._queued = 0
@@ -96,16 +113,6 @@ class ClockSink:
 
     def __repr__(self) -> str:
         return f"<ClockSink played={self._played} queued={self._queued}>"
-
-    @property
-    def rate(self) -> int:
-        """Samples per second."""
-        return self._rate
-
-    @property
-    def sample_width(self) -> int:
-        """Bytes per sample."""
-        return self._width
 
     def _advance(self) -> None:
         now = self.clock()
@@ -151,7 +158,7 @@ class ClockSink:
         return dropped
 
 
-class RemoteSink:
+class RemoteSink(_Format):
     """Audio that plays elsewhere: the application reports what the far end has heard.
 
     The runtime writes the assistant's audio here as it queues it for the application
@@ -160,23 +167,12 @@ class RemoteSink:
     """
 
     def __init__(self, *, rate: int = 24000, sample_width: int = 2) -> None:
-        self._rate = rate
-        self._width = sample_width
+        super().__init__(rate, sample_width)
         self._written = 0
         self._played = 0
 
     def __repr__(self) -> str:
         return f"<RemoteSink played={self._played} written={self._written}>"
-
-    @property
-    def rate(self) -> int:
-        """Samples per second."""
-        return self._rate
-
-    @property
-    def sample_width(self) -> int:
-        """Bytes per sample."""
-        return self._width
 
     @property
     def played_samples(self) -> int:
