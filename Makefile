@@ -21,7 +21,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	@touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/realtime-agent schema check examples/sample-session.jsonl
+	$(BIN)/realtime-agent demo
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

@@ -3,6 +3,8 @@
 ``realtime-agent schema check FILE``  validate a JSONL stream of Realtime events and summarise it
 ``realtime-agent schema export DIR``  write the JSON Schema of every event (``schemas/``)
 ``realtime-agent serve``              run the local Realtime server until Ctrl-C
+``realtime-agent demo``               a spoken conversation with a tool call (offline by default)
+``realtime-agent devices``            the audio devices PortAudio sees, or why there are none
 """
 
 from __future__ import annotations
@@ -155,6 +157,41 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from realtime_agent.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        wav_in=args.wav_in,
+        out=None if args.no_record else args.out,
+        url=args.url,
+        mic=args.mic,
+        fast=args.fast,
+        timeout=args.timeout,
+    )
+    try:
+        return asyncio.run(run_demo(options))
+    except KeyboardInterrupt:
+        print("bye", file=sys.stderr)
+        return 0
+
+
+def _devices(args: argparse.Namespace) -> int:
+    from realtime_agent.audio.devices import list_devices
+    from realtime_agent.errors import AudioError
+
+    try:
+        devices = list_devices()
+    except AudioError as exc:
+        print(f"realtime-agent: {exc}", file=sys.stderr)
+        return 2
+    if not devices:
+        print("PortAudio sees no audio devices on this machine.")
+        return 1
+    for device in devices:
+        print(device)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="realtime-agent", description="Realtime voice agents on the OpenAI Realtime API."
@@ -195,6 +232,21 @@ def _parser() -> argparse.ArgumentParser:
         help="how replies sound: a synthetic voice (default) or espeak-ng, if installed",
     )
     serve.set_defaults(run=_serve)
+
+    demo = commands.add_parser(
+        "demo", help="a spoken conversation with a tool call (offline without OPENAI_API_KEY)"
+    )
+    demo.add_argument("--in", dest="wav_in", type=Path, default=None, help="speak this WAV file")
+    demo.add_argument("--out", type=Path, default=Path("demo-output"), help="recording folder")
+    demo.add_argument("--no-record", action="store_true", help="do not record")
+    demo.add_argument("--mic", action="store_true", help="use the microphone and the speaker")
+    demo.add_argument("--url", default=None, help="talk to this Realtime server instead")
+    demo.add_argument("--fast", action="store_true", help="no real-time pacing (for tests)")
+    demo.add_argument("--timeout", type=float, default=60.0, help="give up after this many s")
+    demo.set_defaults(run=_demo)
+
+    devices = commands.add_parser("devices", help="list audio devices, or say why there are none")
+    devices.set_defaults(run=_devices)
     return parser
 
 

@@ -10,6 +10,8 @@ named by who is at fault::
     ├── RemoteProtocolError            the peer sent something that breaks the protocol
     │                                  (invalid JSON, a known event with wrong fields,
     │                                  audio that is not base64); the session can go on
+    ├── AudioError                     an audio device or file cannot be used (no PortAudio,
+    │                                  no such device, an unreadable WAV)
     └── TransportError                 the connection could not be made, or was lost
         ├── ConnectError               could not connect (unreachable, refused, timed out,
         │   │                          an HTTP error instead of the upgrade)
@@ -26,6 +28,7 @@ the raw frame. The underlying cause (a pydantic ``ValidationError``, a
 from __future__ import annotations
 
 __all__ = [
+    "AudioError",
     "AuthenticationError",
     "ConnectError",
     "ConnectionLost",
@@ -111,3 +114,7 @@ class ConnectionLost(TransportError):
         super().__init__(message)
         self.code = code
         self.reason = reason
+
+
+class AudioError(RealtimeAgentError):
+    """An audio device or file cannot be used; the message says what to do about it."""

@@ -12,16 +12,21 @@ assistant at once and ``played_samples`` stays exactly what was heard.
 * :class:`RemoteSink` is for audio that plays elsewhere (a browser, a phone bridge):
   the application forwards the audio and reports what the far end has played.
 
-Device sinks (the speaker, the demo's WAV writer) come with the audio I/O.
+* :class:`WavSink` is a ClockSink that also keeps what was heard, and writes it to a
+  WAV file when closed: the demo's output without a sound card.
+
+The speaker is in :mod:`realtime_agent.audio.devices`.
 """
 
 from __future__ import annotations
 
 import time
+import wave
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
-__all__ = ["AudioSink", "ClockSink", "ManualClock", "RemoteSink"]
+__all__ = ["AudioSink", "ClockSink", "ManualClock", "RemoteSink", "WavSink"]
 
 
 class AudioSink(Protocol):
@@ -197,3 +202,43 @@ class RemoteSink(_Format):
     def report(self, played_samples: int) -> None:
         """The far end's position: samples played since the session began (never less)."""
         self._played = max(self._played, min(played_samples, self._written))
+
+
+class WavSink(ClockSink):
+    """Plays in real time to nobody, and writes what was heard to a WAV file on ``close()``.
+
+    Audio cut off by a barge-in and never heard is not in the file.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        rate: int = 24000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(rate=rate, sample_width=2, clock=clock)
+        self.path = Path(path)
+        self._audio = bytearray()
+
+    def write(self, audio: bytes) -> None:
+        """Queue audio, and keep it for the file."""
+        super().write(audio)
+        self._audio += audio[: len(audio) - len(audio) % 2]
+
+    def clear(self) -> int:
+        """Drop what was not heard, from the queue and from the file."""
+        dropped = super().clear()
+        if dropped:
+            del self._audio[len(self._audio) - dropped * 2 :]
+        return dropped
+
+    def close(self) -> Path:
+        """Write the file (pcm16 mono); return its path."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(str(self.path), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(self.rate)
+            out.writeframes(bytes(self._audio))
+        return self.path

@@ -1,17 +1,26 @@
-"""Where the user's audio comes from: async iterators of pcm16 frames.
+"""Where the user's audio comes from: async iterators of pcm16 24 kHz mono frames.
 
-:class:`ArraySource` plays audio the application already has (a test utterance, a
-file read into memory), in fixed frames, at real time or as fast as it is read. The
-microphone and WAV files come with the audio I/O.
+* :class:`ArraySource`: audio the application already has, in fixed frames, at real time
+  or as fast as it is read.
+* :class:`WavSource`: a WAV file of any rate, sample width (16/24/32-bit, float) and
+  channel count, WAVE_FORMAT_EXTENSIBLE included (read with soundfile), resampled to
+  24 kHz mono.
+* ``Microphone`` (in :mod:`realtime_agent.audio.devices`): PortAudio capture.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Protocol
 
-__all__ = ["ArraySource", "AudioSource"]
+import soundfile
+
+from realtime_agent.audio.resample import Resampler
+from realtime_agent.errors import AudioError
+
+__all__ = ["ArraySource", "AudioSource", "WavSource", "read_wav"]
 
 
 class AudioSource(Protocol):
@@ -48,3 +57,24 @@ class ArraySource:
                 if delay > 0:
                     await asyncio.sleep(delay)
             yield self.audio[offset : offset + self.frame_bytes]
+
+
+def read_wav(path: str | Path, *, rate: int = 24000) -> bytes:
+    """A whole audio file as pcm16 mono at ``rate``. Raises AudioError if it cannot be read."""
+    try:
+        data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (OSError, RuntimeError, soundfile.LibsndfileError) as exc:
+        raise AudioError(f"cannot read audio file {path}: {exc}") from None
+    resampler = Resampler(file_rate, rate, channels=data.shape[1], frame_ms=1000)
+    return b"".join(resampler.push_samples(data) + resampler.flush())
+
+
+class WavSource(ArraySource):
+    """A WAV file (any rate, width, channels) as 24 kHz mono pcm16 frames.
+
+    Raises AudioError at once if the file cannot be read.
+    """
+
+    def __init__(self, path: str | Path, *, frame_ms: int = 20, realtime: bool = False) -> None:
+        self.path = Path(path)
+        super().__init__(read_wav(self.path), frame_ms=frame_ms, realtime=realtime)

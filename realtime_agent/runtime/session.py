@@ -27,6 +27,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Coroutine
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -47,6 +48,7 @@ from realtime_agent.protocol.actions import (
 )
 from realtime_agent.protocol.core import SessionCore
 from realtime_agent.runtime.agent import Agent
+from realtime_agent.runtime.recording import Recorder
 from realtime_agent.runtime.transport import Endpoint, Secret, Transport, open_transport
 from realtime_agent.schema.client import (
     ClientEvent,
@@ -86,6 +88,7 @@ class RealtimeSession:
         jitter_ms: float = 60.0,
         open_timeout: float = 10.0,
         close_timeout: float = 2.0,
+        record: Recorder | str | Path | None = None,
     ) -> None:
         self.agent = agent
         self.endpoint = endpoint
@@ -111,6 +114,10 @@ class RealtimeSession:
         self._group: asyncio.TaskGroup | None = None
         self._ended = False
         self._closing = False
+        self.recorder = (
+            record if isinstance(record, Recorder) or record is None else Recorder(record)
+        )
+        """The recording tap, if recording is on (``record=`` a directory or a Recorder)."""
 
     def __repr__(self) -> str:
         state = "ended" if self._ended else "open" if self._supervisor else "new"
@@ -162,6 +169,14 @@ class RealtimeSession:
         if self._transport is not None:
             await self._transport.close()
         self._end("closed by the application", None)
+        if self.recorder is not None:
+            self.recorder.close()
+
+    @property
+    def busy(self) -> bool:
+        """True while a response is active or asked for, or a tool call is running."""
+        sequencer = self.core.sequencer
+        return sequencer.busy or sequencer.wanted or bool(self.core.calls.running())
 
     @property
     def ended(self) -> bool:
@@ -279,6 +294,8 @@ class RealtimeSession:
                     self._wake_writer.set()
                 case PlayAudio(item_id=item_id, content_index=index, audio=audio):
                     self.playout.push(item_id, index, audio)
+                    if self.recorder is not None:
+                        self.recorder.assistant_audio(audio)
                 case EndAudio(item_id=item_id, content_index=index):
                     self.playout.end(item_id, index)
                 case StopPlayout(items=items):
@@ -290,6 +307,8 @@ class RealtimeSession:
                     self._emit(event)
 
     def _emit(self, event: app.AppEvent) -> None:
+        if self.recorder is not None:
+            self.recorder.event(event)
         if len(self._events) >= self._event_limit and isinstance(event, app.DROPPABLE):
             self.dropped_events += 1
             return
@@ -330,6 +349,8 @@ class RealtimeSession:
         self._check_open()
         await self._ordered.put(bytes(audio))
         self._wake_writer.set()
+        if self.recorder is not None:
+            self.recorder.user_audio(audio)
 
     def send_audio_nowait(self, audio: bytes) -> bool:
         """Append input audio without waiting; False (and counted) if the queue is full."""
@@ -340,6 +361,8 @@ class RealtimeSession:
             self.dropped_audio += 1
             return False
         self._wake_writer.set()
+        if self.recorder is not None:
+            self.recorder.user_audio(audio)
         return True
 
     async def send_text(self, text: str, *, respond: bool = True) -> None:

@@ -234,11 +234,24 @@ def _value(name: str, spec: Mapping[str, Any]) -> Any:
             return _EXAMPLE_STRINGS.get(name.lower(), name.replace("_", " "))
 
 
+def _readable(output: str) -> str:
+    """A tool's JSON output as words: ``{"sky": "clear"}`` -> ``sky clear``."""
+    try:
+        value = json.loads(output)
+    except ValueError:
+        return output.rstrip(".")
+    if isinstance(value, dict):
+        return ", ".join(f"{key.replace('_', ' ')} {item}" for key, item in value.items())
+    return str(value)
+
+
 class RuleResponder:
     """The default responder: keyword rules for text, a tool call on the first spoken turn.
 
     ``rules`` map lower-case keywords to replies; the first rule whose keyword occurs in
     the user's text wins. A function-call output is answered by reading it back.
+    ``transcripts`` give the user's audio turns their words, in order, when they are
+    known (the demo's bundled question); after them, the placeholder.
     """
 
     GREETING = (
@@ -246,14 +259,17 @@ class RuleResponder:
         "Set OPENAI_API_KEY to talk to a real one."
     )
 
-    def __init__(self, rules: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, rules: Mapping[str, str] | None = None, *, transcripts: Iterable[str] = ()
+    ) -> None:
         self.rules = dict(rules or {"hello": self.GREETING, "hi": self.GREETING})
+        self._transcripts = list(transcripts)
 
     def respond(self, context: ResponseContext) -> Sequence[Output]:
         """Decide a response by the rules in the class docstring."""
         last = context.last_item
         if isinstance(last, FunctionCallOutputItem):
-            return (Say(f"Here is what I found: {last.output}"),)
+            return (Say(f"Here is what I found: {_readable(last.output)}."),)
         if context.user_spoke and context.tools and not context.tool_already_called:
             tool = context.tools[0]
             return (CallTool(tool.name or "tool", arguments_from_schema(tool.parameters)),)
@@ -269,5 +285,7 @@ class RuleResponder:
         return (Say(self.GREETING),)
 
     def transcribe(self, duration_ms: float) -> str:
-        """No recognition: the placeholder."""
+        """The next given transcript (for audio whose words are known), else the placeholder."""
+        if self._transcripts:
+            return self._transcripts.pop(0)
         return placeholder_transcript(duration_ms)

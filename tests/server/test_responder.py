@@ -70,7 +70,7 @@ def test_rule_responder_calls_the_first_tool_on_the_first_spoken_turn() -> None:
     call = FunctionCallItem(name="book_table", arguments="{}", call_id="c1")
     answered = FunctionCallOutputItem(call_id="c1", output='{"booked": true}')
     outputs = RuleResponder().respond(context(spoken, call, answered, tools=(TOOL,)))
-    assert outputs == (Say('Here is what I found: {"booked": true}'),)
+    assert outputs == (Say("Here is what I found: booked True."),)
     again = RuleResponder().respond(context(spoken, call, answered, spoken, tools=(TOOL,)))
     assert isinstance(again[0], Say) and "I heard you" in again[0].text
 

@@ -1,0 +1,193 @@
+"""``realtime-agent demo``: a spoken conversation with a tool call, in one command.
+
+With ``OPENAI_API_KEY`` set it talks to OpenAI; otherwise to the embedded local
+Realtime server, whose stand-in model calls the demo's weather tool on the first spoken
+turn and then reads its answer. Input: the microphone when one can be used (``--mic``),
+else a WAV file (``--in``, by default a bundled question). Output: the speaker (with
+``--mic``), else real-time playback to nobody. Either way ``--out DIR`` gets the
+recording: ``user.wav``, ``assistant.wav`` and ``transcript.jsonl``. It prints the
+transcripts, the tool calls and each turn's latency (end of speech to first audio).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from realtime_agent.audio.sinks import AudioSink, ClockSink
+from realtime_agent.audio.sources import AudioSource, WavSource
+from realtime_agent.errors import RealtimeAgentError
+from realtime_agent.protocol import events as app
+from realtime_agent.runtime.agent import Agent
+from realtime_agent.runtime.session import RealtimeSession, connect
+from realtime_agent.tools.tool import tool
+
+__all__ = ["SAMPLE_QUESTION", "DemoOptions", "run_demo"]
+
+SAMPLE_QUESTION = "What is the weather like in Paris today?"
+"""The words of the bundled sample utterance."""
+
+
+def sample_wav() -> Path:
+    """The bundled sample utterance (24 kHz mono pcm16)."""
+    return Path(str(importlib.resources.files("realtime_agent") / "data" / "sample_question.wav"))
+
+
+@tool
+def get_weather(city: str) -> dict[str, object]:
+    """Current weather for a city.
+
+    Args:
+        city: The city, e.g. "Paris".
+    """
+    return {"city": city, "sky": "clear", "celsius": 21}
+
+
+AGENT = Agent(
+    name="demo",
+    instructions="You are a friendly voice assistant. Use get_weather for weather questions. "
+    "Answer in one or two short sentences.",
+    tools=[get_weather],
+    input_transcription="gpt-4o-transcribe",
+)
+
+
+@dataclass
+class DemoOptions:
+    """What ``realtime-agent demo`` was asked to do."""
+
+    wav_in: Path | None = None
+    out: Path | None = Path("demo-output")
+    url: str | None = None
+    mic: bool = False
+    fast: bool = False
+    """Instant server pacing and unpaced input (for tests): the conversation, not the timing."""
+    timeout: float = 60.0
+
+
+class _Tracked:
+    """A source that says when it has run out."""
+
+    def __init__(self, source: AudioSource) -> None:
+        self.source = source
+        self.finished = asyncio.Event()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for frame in self.source:
+            yield frame
+        self.finished.set()
+
+
+async def _converse(
+    session: RealtimeSession, source: _Tracked, out: TextIO, *, play_out: bool
+) -> None:
+    loop = asyncio.get_running_loop()
+    speech_end: float | None = None
+    pending_tools = 0
+    async for event in session:
+        match event:
+            case app.SpeechStopped():
+                speech_end = loop.time()
+            case app.AudioDelta() if speech_end is not None:
+                out.write(f"  (turn latency: {(loop.time() - speech_end) * 1000:.0f} ms)\n")
+                speech_end = None
+            case app.Transcript(role="user", text=text):
+                out.write(f"[you]        {text}\n")
+            case app.ToolStart(name=name, arguments=arguments):
+                pending_tools += 1
+                out.write(f"[tool call]  {name}({arguments})\n")
+            case app.ToolEnd(output=output, error=error):
+                pending_tools -= 1
+                out.write(f"[tool done]  {error or output}\n")
+            case app.Transcript(role="assistant", text=text):
+                out.write(f"[assistant]  {text}\n")
+            case app.AudioInterrupted(played_ms=played):
+                out.write(f"  (interrupted after {played} ms)\n")
+            case app.ErrorRaised(message=message):
+                out.write(f"[error]      {message}\n")
+            case app.Closed(reason=reason, error=error) if error is not None:
+                out.write(f"[closed]     {reason}\n")
+                return
+            case app.AgentEnd() if source.finished.is_set() and not session.busy:
+                if play_out:
+                    await _played_out(session)
+                return
+        out.flush()
+
+
+async def _played_out(session: RealtimeSession) -> None:
+    """Wait until the assistant's audio has been played (heard) to the end."""
+    for handle in list(session.playout.handles.values()):
+        await handle.wait()
+
+
+def _input(options: DemoOptions) -> tuple[AudioSource, str]:
+    if options.mic:
+        from realtime_agent.audio.devices import Microphone
+
+        return Microphone(), "the microphone"
+    path = options.wav_in or sample_wav()
+    described = f"{path}" if options.wav_in else f'the bundled question ("{SAMPLE_QUESTION}")'
+    return WavSource(path, realtime=not options.fast), described
+
+
+def _output(options: DemoOptions) -> tuple[AudioSink, str]:
+    if options.mic:
+        from realtime_agent.audio.devices import Speaker
+
+        return Speaker(), "the speaker"
+    return ClockSink(), "real-time playback to nobody (no speaker)"
+
+
+async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
+    """Run the demo; the exit status. Errors are one line on ``out``, never a traceback."""
+    from realtime_agent.server import LocalRealtimeServer, Pacing, RuleResponder
+
+    try:
+        source, source_name = _input(options)
+        sink, sink_name = _output(options)
+    except RealtimeAgentError as exc:
+        out.write(f"realtime-agent demo: {exc}\n")
+        return 2
+    tracked = _Tracked(source)
+    key = os.environ.get("OPENAI_API_KEY")
+    transcripts = [SAMPLE_QUESTION] if options.wav_in is None and not options.mic else []
+    server = LocalRealtimeServer(
+        responder=lambda: RuleResponder(transcripts=list(transcripts)),
+        pacing=Pacing.instant() if options.fast else Pacing.realtime(),
+    )
+    try:
+        async with server:
+            url: str | None
+            if options.url:
+                url, where = options.url, options.url
+            elif key:
+                url, where = None, "OpenAI (OPENAI_API_KEY is set)"
+            else:
+                url, where = server.url, f"the local Realtime server at {server.url}"
+            out.write(f"realtime-agent demo: talking to {where}\n")
+            out.write(f"  input: {source_name}\n  output: {sink_name}\n")
+            if options.out is not None:
+                out.write(f"  recording to {options.out}/\n")
+            out.flush()
+            session = connect(AGENT, url=url, audio_in=tracked, audio_out=sink, record=options.out)
+            async with session:
+                await asyncio.wait_for(
+                    _converse(session, tracked, out, play_out=not options.fast), options.timeout
+                )
+    except TimeoutError:
+        out.write(f"realtime-agent demo: no answer within {options.timeout:g} s\n")
+        return 1
+    except RealtimeAgentError as exc:
+        out.write(f"realtime-agent demo: {exc}\n")
+        return 2
+    if options.out is not None:
+        names = ", ".join(p.name for p in sorted(options.out.iterdir()))
+        out.write(f"wrote {options.out}/: {names}\n")
+    return 0

@@ -1,0 +1,68 @@
+"""WAV in and out: any WAV becomes 24 kHz mono pcm16; WavSink keeps what was heard."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from realtime_agent.audio.sinks import ManualClock, WavSink
+from realtime_agent.audio.sources import WavSource, read_wav
+from realtime_agent.errors import AudioError
+
+
+def write(path: Path, rate: int, subtype: str, channels: int = 1, seconds: float = 0.5) -> Path:
+    t = np.arange(int(rate * seconds)) / rate
+    mono = 0.25 * np.sin(2 * np.pi * 300 * t)
+    data = np.column_stack([mono] * channels) if channels > 1 else mono
+    soundfile.write(str(path), data, rate, subtype=subtype)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("rate", "subtype", "channels"),
+    [
+        (24000, "PCM_16", 1),
+        (48000, "PCM_24", 2),  # sox's default for 24-bit stereo: WAVE_FORMAT_EXTENSIBLE
+        (44100, "FLOAT", 2),
+        (16000, "PCM_U8", 1),
+        (8000, "PCM_32", 1),
+    ],
+)
+async def test_any_wav_becomes_24k_mono_pcm16_frames(
+    tmp_path: Path, rate: int, subtype: str, channels: int
+) -> None:
+    path = write(tmp_path / "in.wav", rate, subtype, channels)
+    frames = [frame async for frame in WavSource(path)]
+    assert {len(f) for f in frames[:-1]} == {960}
+    audio = np.frombuffer(b"".join(frames), "<i2")
+    assert abs(audio.size - 12000) <= 1  # 0.5 s at 24 kHz
+    level = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+    assert 0.25 * 32768 / np.sqrt(2) * 0.9 < level < 0.25 * 32768 / np.sqrt(2) * 1.1
+
+
+def test_unreadable_files_are_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "not-audio.wav"
+    bad.write_bytes(b"RIFF0000WAVEjunk")
+    with pytest.raises(AudioError, match="cannot read audio file") as caught:
+        read_wav(bad)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(AudioError, match="cannot read audio file"):
+        WavSource(tmp_path / "missing.wav")
+
+
+def test_wav_sink_writes_what_was_heard(tmp_path: Path) -> None:
+    clock = ManualClock()
+    sink = WavSink(tmp_path / "out" / "assistant.wav", clock=clock)
+    sink.write(bytes(48 * 100))  # 100 ms
+    clock.advance(0.060)
+    sink.clear()  # barge-in: the last 40 ms were never heard
+    sink.write(b"\x01\x00" * 24 * 20)  # 20 ms more, heard
+    clock.advance(1.0)
+    path = sink.close()
+    with wave.open(str(path)) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (24000, 1, 2)
+        assert wav.getnframes() == 24 * 80
