@@ -166,7 +166,8 @@ def _demo(args: argparse.Namespace) -> int:
         url=args.url,
         mic=args.mic,
         fast=args.fast,
-        timeout=args.timeout,
+        timeout=args.timeout if args.timeout > 0 else None,
+        half_duplex=args.half_duplex,
     )
     try:
         return asyncio.run(run_demo(options))
@@ -242,7 +243,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--mic", action="store_true", help="use the microphone and the speaker")
     demo.add_argument("--url", default=None, help="talk to this Realtime server instead")
     demo.add_argument("--fast", action="store_true", help="no real-time pacing (for tests)")
-    demo.add_argument("--timeout", type=float, default=60.0, help="give up after this many s")
+    demo.add_argument(
+        "--timeout", type=float, default=60.0, help="give up after this many s (0: never)"
+    )
+    demo.add_argument(
+        "--half-duplex",
+        type=float,
+        metavar="DBFS",
+        default=None,
+        help="no headphones: while the agent speaks, only input louder than this (e.g. -25) counts",
+    )
     demo.set_defaults(run=_demo)
 
     devices = commands.add_parser("devices", help="list audio devices, or say why there are none")

@@ -68,7 +68,10 @@ class DemoOptions:
     mic: bool = False
     fast: bool = False
     """Instant server pacing and unpaced input (for tests): the conversation, not the timing."""
-    timeout: float = 60.0
+    timeout: float | None = 60.0
+    """Give up after this many seconds (None: never; the microphone runs until Ctrl-C)."""
+    half_duplex: float | None = None
+    """Gate the microphone below this level (dBFS) while the agent speaks (no headphones)."""
 
 
 class _Tracked:
@@ -176,13 +179,20 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
             if options.out is not None:
                 out.write(f"  recording to {options.out}/\n")
             out.flush()
-            session = connect(AGENT, url=url, audio_in=tracked, audio_out=sink, record=options.out)
+            session = connect(
+                AGENT,
+                url=url,
+                audio_in=tracked,
+                audio_out=sink,
+                record=options.out,
+                half_duplex=options.half_duplex,
+            )
             async with session:
                 await asyncio.wait_for(
                     _converse(session, tracked, out, play_out=not options.fast), options.timeout
                 )
     except TimeoutError:
-        out.write(f"realtime-agent demo: no answer within {options.timeout:g} s\n")
+        out.write(f"realtime-agent demo: no answer within {options.timeout} s\n")
         return 1
     except RealtimeAgentError as exc:
         out.write(f"realtime-agent demo: {exc}\n")

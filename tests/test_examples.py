@@ -12,12 +12,12 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def run(name: str) -> str:
+def run(name: str, *args: str) -> str:
     env = {
         k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")
     }
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)],
+        [sys.executable, str(EXAMPLES / name), *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -42,3 +42,15 @@ def test_backend_embed() -> None:
     assert "server VAD: the caller is speaking" in out
     assert "assistant cut off after" in out and "truncated at" in out
     assert "assistant said: 'Sure, what else would you like to know?'" in out
+
+
+def test_mic_demo_with_a_wav_source(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "realtime_agent" / "data" / "sample_question.wav"
+    out = run("mic_demo.py", "--in", str(sample), "--out", str(tmp_path))
+    assert "[tool call]  get_weather" in out
+    assert "[assistant]  Here is what I found: city Paris" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "assistant.wav",
+        "transcript.jsonl",
+        "user.wav",
+    ]

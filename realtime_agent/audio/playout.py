@@ -93,6 +93,12 @@ class Playout:
                         del self.handles[old]
         return found
 
+    @property
+    def audible(self) -> bool:
+        """True while some assistant audio is queued or playing (not cut, not finished)."""
+        recent = list(self.handles.values())[-4:]
+        return any(not handle.done() for handle in recent)
+
     def push(self, item_id: str, content_index: int, audio: bytes) -> None:
         """Audio of an item arrived; it plays after what is queued (dropped if interrupted)."""
         handle = self.handle(item_id, content_index)

@@ -25,11 +25,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections import deque
 from collections.abc import Coroutine
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+import numpy as np
 
 from realtime_agent.audio.playout import Playout
 from realtime_agent.audio.sinks import AudioSink, ClockSink
@@ -63,9 +66,20 @@ from realtime_agent.schema.response import ResponseCreateParams
 from realtime_agent.tools.dispatch import ToolResult, run_call
 from realtime_agent.tools.handoff import Handoff
 
-__all__ = ["RealtimeSession", "connect"]
+__all__ = ["RealtimeSession", "connect", "gate"]
 
 logger = logging.getLogger("realtime_agent.session")
+
+
+def gate(frame: bytes, level_dbfs: float) -> bytes:
+    """The frame, or silence of the same length if it is quieter than ``level_dbfs``."""
+    samples = np.frombuffer(frame[: len(frame) - len(frame) % 2], dtype="<i2")
+    if samples.size == 0:
+        return frame
+    power = float(np.mean(samples.astype(np.float64) ** 2))
+    if power > 0 and 10 * math.log10(power / 32768.0**2) >= level_dbfs:
+        return frame
+    return bytes(len(frame))
 
 
 class RealtimeSession:
@@ -89,6 +103,7 @@ class RealtimeSession:
         open_timeout: float = 10.0,
         close_timeout: float = 2.0,
         record: Recorder | str | Path | None = None,
+        half_duplex: float | None = None,
     ) -> None:
         self.agent = agent
         self.endpoint = endpoint
@@ -114,6 +129,10 @@ class RealtimeSession:
         self._group: asyncio.TaskGroup | None = None
         self._ended = False
         self._closing = False
+        self.half_duplex = half_duplex
+        """With speakers and no echo cancellation: while the assistant is audible, input
+        frames quieter than this level (dBFS, e.g. -25) are sent as silence, so that the
+        assistant does not hear itself; louder speech still barges in."""
         self.recorder = (
             record if isinstance(record, Recorder) or record is None else Recorder(record)
         )
@@ -244,6 +263,8 @@ class RealtimeSession:
 
     async def _capture(self, source: AudioSource) -> None:
         async for frame in source:
+            if self.half_duplex is not None and self.playout.audible:
+                frame = gate(frame, self.half_duplex)
             await self.send_audio(frame)
 
     async def _run_tool(self, call: ToolCall) -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 from realtime_agent.audio.sources import ArraySource
 from realtime_agent.errors import LocalProtocolError
 from realtime_agent.protocol import events as app
 from realtime_agent.runtime import Agent, connect
+from realtime_agent.runtime.session import gate
 from realtime_agent.schema.items import FunctionCallOutputItem
 from realtime_agent.server import (
     CallTool,
@@ -232,3 +235,35 @@ async def test_audio_in_from_a_source() -> None:
             events = await collect_until(session, app.AgentEnd)
     kinds = [type(e).__name__ for e in events]
     assert kinds.index("SpeechStarted") < kinds.index("SpeechStopped") < kinds.index("AgentEnd")
+
+
+def test_half_duplex_gate_passes_only_loud_frames() -> None:
+    quiet = (np.sin(np.arange(480) / 5) * 300).astype("<i2").tobytes()  # about -43 dBFS
+    loud = (np.sin(np.arange(480) / 5) * 12000).astype("<i2").tobytes()  # about -11 dBFS
+    assert gate(quiet, -25.0) == bytes(len(quiet))
+    assert gate(loud, -25.0) == loud
+    assert gate(b"", -25.0) == b""
+
+
+async def test_half_duplex_keeps_the_assistant_from_hearing_itself() -> None:
+    long_reply = " ".join(["I keep talking"] * 5)
+    responder = ScriptedResponder([long_reply, "You interrupted me."])
+    echo = (np.sin(np.arange(24000) / 5) * 300).astype("<i2").tobytes()  # quiet speaker echo
+
+    async def source() -> AsyncIterator[bytes]:
+        await first_audio.wait()  # the assistant is speaking now
+        for start in range(0, len(echo), 960):
+            yield echo[start : start + 960]
+
+    first_audio = asyncio.Event()
+    async with LocalRealtimeServer(responder=responder, pacing=Pacing.realtime()) as server:
+        async with connect(
+            Agent(), url=server.url, audio_in=source(), half_duplex=-25.0
+        ) as session:
+            await session.send_text("talk")
+            await next_of(session, app.AudioDelta)
+            first_audio.set()
+            events = await collect_until(session, app.AgentEnd)
+    assert not any(isinstance(e, app.AudioInterrupted) for e in events)  # no self-interruption
+    sent = np.frombuffer(bytes(server.sessions[0].buffer), "<i2")
+    assert sent.size and not sent.any()  # the echo reached the server as silence
