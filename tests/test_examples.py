@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from realtime_agent.demo import sample_wav
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -45,7 +47,7 @@ def test_backend_embed() -> None:
 
 
 def test_mic_demo_with_a_wav_source(tmp_path: Path) -> None:
-    sample = Path(__file__).resolve().parents[1] / "realtime_agent" / "data" / "sample_question.wav"
+    sample = sample_wav()  # the installed package's data (the wheel's, in CI's wheel run)
     out = run("mic_demo.py", "--in", str(sample), "--out", str(tmp_path))
     assert "[tool call]  get_weather" in out
     assert "[assistant]  Here is what I found: city Paris" in out
