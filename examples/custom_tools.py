@@ -1,21 +1,26 @@
 """Custom tools: typed Python functions the model calls mid-conversation.
 
 Runs offline against the embedded local Realtime server (a scripted stand-in for the
-model), or against OpenAI when OPENAI_API_KEY is set:
+model), or against OpenAI when OPENAI_API_KEY is set. The question is typed, or spoken
+from a WAV file:
 
     python examples/custom_tools.py
+    python examples/custom_tools.py --in question.wav
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
 import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
 from realtime_agent import Agent, connect, events, tool
+from realtime_agent.audio.sources import WavSource
 from realtime_agent.server import CallTool, LocalRealtimeServer, ScriptedResponder
 
 
@@ -73,10 +78,13 @@ SCRIPT = ScriptedResponder(
 )
 
 
-async def converse(url: str | None) -> None:
-    session = connect(AGENT, url=url) if url else connect(AGENT)
-    async with session:
-        await session.send_text("What's the weather in Paris? And book Chez Nous for two at 8pm.")
+async def converse(url: str | None, spoken: Path | None) -> None:
+    source = WavSource(spoken) if spoken else None
+    async with connect(AGENT, url=url, audio_in=source) as session:
+        if source is None:
+            await session.send_text(
+                "What's the weather in Paris? And book Chez Nous for two at 8pm."
+            )
         async for event in session:
             match event:
                 case events.ToolStart(name=name, arguments=arguments):
@@ -90,14 +98,16 @@ async def converse(url: str | None) -> None:
                     print(f"session closed: {reason}")
 
 
-async def main() -> None:
+async def main(spoken: Path | None) -> None:
     if os.environ.get("OPENAI_API_KEY"):
-        await converse(None)
+        await converse(None, spoken)
         return
     async with LocalRealtimeServer(responder=SCRIPT) as server:
         print(f"(offline: the local Realtime server at {server.url})")
-        await converse(server.url)
+        await converse(server.url, spoken)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--in", dest="wav_in", type=Path, help="speak this WAV file")
+    asyncio.run(main(parser.parse_args().wav_in))

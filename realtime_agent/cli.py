@@ -158,13 +158,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from realtime_agent.demo import DemoOptions, run_demo
+    from realtime_agent.demo import DemoOptions, microphone_available, run_demo
 
+    if args.mic is None:  # a person at a terminal with a sound card gets the microphone
+        args.mic = args.wav_in is None and sys.stdin.isatty() and microphone_available()
+    if args.mic and args.timeout == 60.0:
+        args.timeout = 0  # talk until Ctrl-C
+    device: int | str | None = args.device
+    if isinstance(device, str) and device.isdigit():
+        device = int(device)
     options = DemoOptions(
         wav_in=args.wav_in,
         out=None if args.no_record else args.out,
         url=args.url,
         mic=args.mic,
+        device=device,
         fast=args.fast,
         timeout=args.timeout if args.timeout > 0 else None,
         half_duplex=args.half_duplex,
@@ -240,7 +248,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--in", dest="wav_in", type=Path, default=None, help="speak this WAV file")
     demo.add_argument("--out", type=Path, default=Path("demo-output"), help="recording folder")
     demo.add_argument("--no-record", action="store_true", help="do not record")
-    demo.add_argument("--mic", action="store_true", help="use the microphone and the speaker")
+    demo.add_argument(
+        "--mic",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="microphone and speaker (default: when at a terminal with pyaudio and devices)",
+    )
+    demo.add_argument("--device", default=None, help="audio device: index or part of its name")
     demo.add_argument("--url", default=None, help="talk to this Realtime server instead")
     demo.add_argument("--fast", action="store_true", help="no real-time pacing (for tests)")
     demo.add_argument(

@@ -72,6 +72,8 @@ class DemoOptions:
     """Give up after this many seconds (None: never; the microphone runs until Ctrl-C)."""
     half_duplex: float | None = None
     """Gate the microphone below this level (dBFS) while the agent speaks (no headphones)."""
+    device: int | str | None = None
+    """The microphone and speaker to use (index or part of the name); None for the defaults."""
 
 
 class _Tracked:
@@ -130,11 +132,24 @@ async def _played_out(session: RealtimeSession) -> None:
         await handle.wait()
 
 
+def microphone_available() -> bool:
+    """True when pyaudio is installed and PortAudio sees an input and an output device."""
+    from realtime_agent.audio.devices import list_devices
+
+    try:
+        found = list_devices()
+    except RealtimeAgentError:
+        return False
+    return any(d.inputs for d in found) and any(d.outputs for d in found)
+
+
 def _input(options: DemoOptions) -> tuple[AudioSource, str]:
     if options.mic:
         from realtime_agent.audio.devices import Microphone
 
-        return Microphone(), "the microphone"
+        microphone = Microphone(options.device)
+        microphone.resolve()  # a missing device is a clear error now, not mid-conversation
+        return microphone, f"the microphone ({options.device or 'default'})"
     path = options.wav_in or sample_wav()
     described = f"{path}" if options.wav_in else f'the bundled question ("{SAMPLE_QUESTION}")'
     return WavSource(path, realtime=not options.fast), described
@@ -144,7 +159,7 @@ def _output(options: DemoOptions) -> tuple[AudioSink, str]:
     if options.mic:
         from realtime_agent.audio.devices import Speaker
 
-        return Speaker(), "the speaker"
+        return Speaker(options.device), f"the speaker ({options.device or 'default'})"
     return ClockSink(), "real-time playback to nobody (no speaker)"
 
 

@@ -59,3 +59,14 @@ def test_demo_errors_are_one_line(tmp_path: Path) -> None:
     assert status == 2
     assert out.getvalue().count("\n") == 1 and "cannot read audio file" in out.getvalue()
     assert main(["demo", "--in", str(tmp_path / "nope.wav"), "--fast", "--no-record"]) == 2
+
+
+def test_a_bad_device_or_a_bad_url_is_one_line() -> None:
+    out = io.StringIO()
+    status = asyncio.run(run_demo(DemoOptions(mic=True, device="no-such-device"), out))
+    assert status == 2
+    assert out.getvalue().count("\n") == 1 and out.getvalue().startswith("realtime-agent demo: ")
+    out = io.StringIO()
+    options = DemoOptions(url="ws://127.0.0.1:9/v1/realtime", fast=True, out=None)
+    assert asyncio.run(run_demo(options, out)) == 2
+    assert "cannot connect" in out.getvalue() and "Traceback" not in out.getvalue()

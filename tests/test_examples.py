@@ -31,9 +31,9 @@ def run(name: str, *args: str) -> str:
     return result.stdout
 
 
-@pytest.mark.parametrize("name", ["custom_tools.py"])
-def test_custom_tools(name: str) -> None:
-    out = run(name)
+@pytest.mark.parametrize("spoken", [False, True], ids=["typed", "spoken"])
+def test_custom_tools(spoken: bool) -> None:
+    out = run("custom_tools.py", *(["--in", str(sample_wav())] if spoken else []))
     assert "tool call: get_weather" in out and "tool call: book_table" in out
     assert "tool done: book_table -> Booked Chez Nous for 2 at 20:00." in out
     assert "assistant: It is clear and 21 degrees in Paris" in out

@@ -150,6 +150,15 @@ class Microphone:
         """Blocks dropped because the consumer fell behind."""
         self.info: DeviceInfo | None = None
 
+    def resolve(self) -> DeviceInfo:
+        """The device this microphone would open. Raises AudioError (no pyaudio, no device)."""
+        _, audio = _open()
+        try:
+            self.info = _choose(audio, self.device, output=False)
+            return self.info
+        finally:
+            audio.terminate()
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         pyaudio, audio = _open()
         loop = asyncio.get_running_loop()

@@ -37,7 +37,12 @@ import numpy as np
 from realtime_agent.audio.playout import Playout
 from realtime_agent.audio.sinks import AudioSink, ClockSink
 from realtime_agent.audio.sources import AudioSource
-from realtime_agent.errors import LocalProtocolError, RemoteProtocolError, TransportError
+from realtime_agent.errors import (
+    AudioError,
+    LocalProtocolError,
+    RemoteProtocolError,
+    TransportError,
+)
 from realtime_agent.protocol import events as app
 from realtime_agent.protocol.actions import (
     Action,
@@ -211,7 +216,7 @@ class RealtimeSession:
                 group.create_task(self._write(), name="realtime-writer")
                 if self.audio_in is not None:
                     group.create_task(self._capture(self.audio_in), name="realtime-capture")
-        except* TransportError as failure:
+        except* (TransportError, AudioError) as failure:
             error = failure.exceptions[0]
         except* Exception as failure:  # a bug, not the peer: end the session visibly
             error = failure.exceptions[0]
