@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["AudioSink", "ClockSink", "ManualClock", "RemoteSink", "WavSink"]
+__all__ = ["AudioSink", "ClockSink", "ManualClock", "RemoteSink", "WavSink", "write_wav"]
 
 
 class AudioSink(Protocol):
@@ -235,10 +235,15 @@ class WavSink(ClockSink):
 
     def close(self) -> Path:
         """Write the file (pcm16 mono); return its path."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with wave.open(str(self.path), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(self.rate)
-            out.writeframes(bytes(self._audio))
-        return self.path
+        return write_wav(self.path, bytes(self._audio), self.rate)
+
+
+def write_wav(path: Path, pcm16: bytes, rate: int = 24000) -> Path:
+    """Write mono pcm16 audio to a WAV file (making its folder); return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm16[: len(pcm16) - len(pcm16) % 2])
+    return path

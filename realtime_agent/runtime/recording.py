@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import time
-import wave
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from realtime_agent.audio.sinks import write_wav
 from realtime_agent.protocol import events as app
 
 __all__ = ["Recorder"]
@@ -77,15 +77,10 @@ class Recorder:
         if self.closed:
             return []
         self.closed = True
-        paths = []
-        for name, audio in (("user.wav", self._user), ("assistant.wav", self._assistant)):
-            path = self.directory / name
-            with wave.open(str(path), "wb") as out:
-                out.setnchannels(1)
-                out.setsampwidth(2)
-                out.setframerate(self.rate)
-                out.writeframes(bytes(audio[: len(audio) - len(audio) % 2]))
-            paths.append(path)
+        paths = [
+            write_wav(self.directory / name, bytes(audio), self.rate)
+            for name, audio in (("user.wav", self._user), ("assistant.wav", self._assistant))
+        ]
         if self._lines is not None:
             self._lines.close()
             self._lines = None
