@@ -212,6 +212,10 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
     except RealtimeAgentError as exc:
         out.write(f"realtime-agent demo: {exc}\n")
         return 2
+    finally:
+        close = getattr(sink, "close", None)
+        if close is not None:
+            close()  # release the sound card
     if options.out is not None:
         names = ", ".join(p.name for p in sorted(options.out.iterdir()))
         out.write(f"wrote {options.out}/: {names}\n")
