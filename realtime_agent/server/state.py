@@ -220,7 +220,9 @@ class ServerSession:
                 # Not events of a GA WebSocket session: the real server answers as to any
                 # type it does not support.
                 if self.dialect == "beta" and not isinstance(event, UnknownClientEvent):
-                    return []
+                    # Real beta events, for WebRTC or transcription sessions: say so.
+                    message = f"The local Realtime server does not handle '{event.type}'."
+                    return [self._error(messages.invalid_value("type", message, event.event_id))]
                 return [self._error(self._invalid_type(event.type, event.event_id))]
 
     def reject(self, error: RemoteProtocolError, event_id: str | None = None) -> list[Effect]:

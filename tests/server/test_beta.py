@@ -102,3 +102,12 @@ async def test_spoken_turn_with_a_tool_call_in_beta() -> None:
     assert reply["content"] == [{"type": "audio", "transcript": "Cold in Oslo."}]
     for event in everything:
         assert not isinstance(codec.decode_beta(json.dumps(event)), UnknownServerEvent)
+
+
+async def test_beta_events_the_local_server_does_not_handle_get_an_error(
+    server: LocalRealtimeServer,
+) -> None:
+    async with client(server.url, BETA) as peer:
+        await peer.send({"type": "output_audio_buffer.clear", "event_id": "o1"})
+        error = (await peer.expect("error"))["error"]
+    assert error["event_id"] == "o1" and "output_audio_buffer.clear" in error["message"]
