@@ -30,11 +30,13 @@ from realtime_agent.audio.format import AudioFormat
 from realtime_agent.audio.g711 import pcm16_to_alaw, pcm16_to_ulaw
 from realtime_agent.schema.common import RateLimit, Usage
 from realtime_agent.schema.items import (
+    AudioPart,
     FunctionCallItem,
     Item,
     MessageItem,
     OutputAudioPart,
     OutputTextPart,
+    TextPart,
 )
 from realtime_agent.schema.response import Response, ResponseStatusDetails
 from realtime_agent.schema.server import (
@@ -327,7 +329,7 @@ class ResponseRun:
             part_open = True
             yield Step(
                 ResponseContentPartAdded(
-                    event_id=self._event_id(), part=OutputAudioPart(transcript=""), **where
+                    event_id=self._event_id(), part=AudioPart(transcript=""), **where
                 )
             )
             next_word = 0
@@ -377,9 +379,12 @@ class ResponseRun:
                 event_id=self._event_id(), transcript=transcript, **where
             )
         )
-        part = OutputAudioPart(transcript=transcript)
+        # Content-part events name parts "audio"/"text" (as the spec and the SDKs' types
+        # require); the items themselves hold "output_audio"/"output_text".
+        part = AudioPart(transcript=transcript)
         yield Step(ResponseContentPartDone(event_id=self._event_id(), part=part, **where))
-        yield from self._close_item(index, self._message(status, [part], item_id))
+        content = [OutputAudioPart(transcript=transcript)]
+        yield from self._close_item(index, self._message(status, content, item_id))
 
     def _render(self, text: str) -> tuple[bytes, list[tuple[int, str]]]:
         """The reply's audio in the output format, and the byte offset of each word."""
@@ -407,9 +412,7 @@ class ResponseRun:
         try:
             yield from opening
             yield Step(
-                ResponseContentPartAdded(
-                    event_id=self._event_id(), part=OutputTextPart(text=""), **where
-                )
+                ResponseContentPartAdded(event_id=self._event_id(), part=TextPart(text=""), **where)
             )
             for piece in text.split(" "):
                 written.append(piece if not written else " " + piece)
@@ -426,9 +429,10 @@ class ResponseRun:
         self, index: int, item_id: str, where: dict[str, Any], status: str, text: str
     ) -> Generator[Step, None, None]:
         yield Step(ResponseOutputTextDone(event_id=self._event_id(), text=text, **where))
-        part = OutputTextPart(text=text)
+        part = TextPart(text=text)
         yield Step(ResponseContentPartDone(event_id=self._event_id(), part=part, **where))
-        yield from self._close_item(index, self._message(status, [part], item_id))
+        content = [OutputTextPart(text=text)]
+        yield from self._close_item(index, self._message(status, content, item_id))
 
     def _call(self, index: int, call: CallTool) -> Generator[Step, None, None]:
         item_id, call_id = self.ids.new("item"), self.ids.new("call")
