@@ -38,6 +38,7 @@ from realtime_agent.schema.session import (
 from realtime_agent.server import items, messages, planning
 from realtime_agent.server.config import (
     EAGERNESS_SILENCE_MS,
+    SERVER_VAD_DEFAULTS,
     apply_update,
     check_range,
     default_config,
@@ -102,6 +103,8 @@ class ServerSession:
             self.config = default_transcription_config(self.id, self.created_at)
         else:
             self.config = default_config(self.id, model, self.created_at)
+        self.input_format = self._input_format_of(self.config)
+        """The input audio format in effect (follows ``config``)."""
         self.typed = False  # GA: the first session.update must name session.type
         self.beta_temperature = 0.8
         """The beta dialect's sampling temperature (GA has none); reported to beta clients."""
@@ -122,20 +125,10 @@ class ServerSession:
 
     # --- configuration -----------------------------------------------------------------------
 
-    @property
-    def input_format(self) -> AudioFormat:
-        """The input audio format in effect."""
-        return self._format(("input",))
-
-    @property
-    def output_format(self) -> AudioFormat:
-        """The output audio format in effect."""
-        return self._format(("output",))
-
-    def _format(self, side: tuple[str]) -> AudioFormat:
-        audio = self.config.audio
-        io = getattr(audio, side[0], None) if audio else None
-        wire = getattr(io, "format", None)
+    @staticmethod
+    def _input_format_of(config: SessionConfig | TranscriptionSessionConfig) -> AudioFormat:
+        audio_in = config.audio.input if config.audio else None
+        wire = audio_in.format if audio_in else None
         return PCM16_24K if wire is None else AudioFormat.from_wire(wire)
 
     @property
@@ -152,14 +145,17 @@ class ServerSession:
         if detection is None:
             self.vad = None
             return
+        defaults = SERVER_VAD_DEFAULTS
+        threshold, prefix = defaults["threshold"], defaults["prefix_padding_ms"]
         if isinstance(detection, ServerVad):
-            threshold = detection.threshold if detection.threshold is not None else 0.5
-            prefix = detection.prefix_padding_ms if detection.prefix_padding_ms is not None else 300
-            silence = (
-                detection.silence_duration_ms if detection.silence_duration_ms is not None else 200
-            )
+            if detection.threshold is not None:
+                threshold = detection.threshold
+            if detection.prefix_padding_ms is not None:
+                prefix = detection.prefix_padding_ms
+            silence = detection.silence_duration_ms
+            if silence is None:
+                silence = defaults["silence_duration_ms"]
         else:
-            threshold, prefix = 0.5, 300
             silence = EAGERNESS_SILENCE_MS.get(detection.eagerness or "auto", 700)
         self.vad = VoiceActivityDetector(
             input_format=self.input_format,
@@ -337,6 +333,7 @@ class ServerSession:
         if temperature is not None:
             self.beta_temperature = float(temperature)
         self.config = result
+        self.input_format = self._input_format_of(result)
         self.typed = True
         if (self.turn_detection, self.input_format) != old:
             self._configure_vad()
