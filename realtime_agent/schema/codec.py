@@ -37,6 +37,7 @@ __all__ = [
     "decode_beta_client",
     "decode_client",
     "encode",
+    "sniff_event_id",
     "sniff_type",
 ]
 
@@ -64,15 +65,24 @@ class UnknownClientEvent(_UnknownEvent):
 E = TypeVar("E")
 U = TypeVar("U", UnknownServerEvent, UnknownClientEvent)
 
-_TYPE_SNIFF = re.compile(r'"type"\s*:\s*"([^"\\]{1,120})"')
+_SNIFF = {name: re.compile(rf'"{name}"\s*:\s*"([^"\\]{{1,200}})"') for name in ("type", "event_id")}
+
+
+def _sniff(frame: str | bytes, name: str) -> str | None:
+    head = frame[:4096]
+    text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
+    match = _SNIFF[name].search(text)
+    return match.group(1) if match else None
 
 
 def sniff_type(frame: str | bytes) -> str | None:
     """The ``type`` a frame seems to have, found without parsing it (it may not be JSON)."""
-    head = frame[:4096]
-    text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
-    match = _TYPE_SNIFF.search(text)
-    return match.group(1) if match else None
+    return _sniff(frame, "type")
+
+
+def sniff_event_id(frame: str | bytes) -> str | None:
+    """The ``event_id`` a frame seems to have, found without parsing it."""
+    return _sniff(frame, "event_id")
 
 
 def _as_text(frame: str | bytes) -> str:

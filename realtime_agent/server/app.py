@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -59,7 +58,6 @@ logger = logging.getLogger("realtime_agent.server")
 
 _GA_PATHS = ("/v1/realtime", "/openai/v1/realtime")
 _AZURE_PREVIEW_PATH = "/openai/realtime"
-_EVENT_ID = re.compile(r'"event_id"\s*:\s*"([^"\\]{0,200})"')
 _HIGH_WATER = 512  # queued outbound events above which a response waits for the writer
 _LOW_WATER = 128
 
@@ -391,8 +389,7 @@ class _Connection:
             else:
                 event = codec.decode_client(frame)
         except RemoteProtocolError as error:
-            match = _EVENT_ID.search(frame[:4096])
-            return self.session.reject(error, match.group(1) if match else None)
+            return self.session.reject(error, codec.sniff_event_id(frame))
         type_given = True
         if isinstance(event, SessionUpdate) and not self.beta:
             session = json.loads(frame).get("session")
