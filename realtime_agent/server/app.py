@@ -429,10 +429,12 @@ class _Connection:
                 translated.session.temperature = self.session.beta_temperature
             case ResponseFunctionCallArgumentsDone():
                 # The beta server does not name the function here; the client knows it
-                # from response.output_item.added.
-                data = json.loads(codec.encode(translated))
-                data.pop("name", None)
-                return json.dumps(data, separators=(",", ":"))
+                # from response.output_item.added. (The dialect keeps ``name``: its
+                # translation is lossless; leaving it out is this server's fidelity.)
+                kept = translated.model_fields_set - {"name"}
+                values = {key: getattr(translated, key) for key in kept}
+                unnamed = ResponseFunctionCallArgumentsDone.model_construct(kept, **values)
+                return codec.encode(unnamed)
         return codec.encode(translated)
 
     async def next_event(self) -> ServerEvent | str:
