@@ -15,6 +15,7 @@ flushes whatever is held, so no audio is cut off at the end.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import dataclass, field
 
 from realtime_agent.audio.sinks import AudioSink
@@ -96,7 +97,7 @@ class Playout:
     @property
     def audible(self) -> bool:
         """True while some assistant audio is queued or playing (not cut, not finished)."""
-        recent = list(self.handles.values())[-4:]
+        recent = itertools.islice(reversed(self.handles.values()), 4)  # per input frame: cheap
         return any(not handle.done() for handle in recent)
 
     def push(self, item_id: str, content_index: int, audio: bytes) -> None:
