@@ -452,6 +452,10 @@ class _Connection:
             text = self.frame(event)
             if text is None:
                 continue
+            if not self.faults.pending:  # the usual case: nothing to count or inject
+                self.sent += 1
+                await self.ws.send(text)
+                continue
             event_type = "" if isinstance(event, str) else str(event.type)
             self.seen[event_type] += 1
             frames = [text]
