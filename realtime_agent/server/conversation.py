@@ -71,10 +71,6 @@ class Conversation:
         """Every item, oldest first."""
         return [entry.item for entry in self.entries()]
 
-    def last_id(self) -> str | None:
-        """The id of the newest item, if any."""
-        return self._order[-1] if self._order else None
-
     def previous_id(self, item_id: str) -> str | None:
         """The id of the item before ``item_id`` (None at the root)."""
         index = self._order.index(item_id)
