@@ -432,18 +432,15 @@ def server_to_beta(
             created = "conversation.item.created"
             item = _item_to_beta(event.item)
             return _rebuild(s.ConversationItemCreated, event, type=created, item=item)
-        case s.ConversationItemCreated():
-            return _rebuild(s.ConversationItemCreated, event, item=_item_to_beta(event.item))
-        case s.ConversationItemRetrieved():
-            return _rebuild(s.ConversationItemRetrieved, event, item=_item_to_beta(event.item))
-        case s.ResponseOutputItemAdded():
-            return _rebuild(s.ResponseOutputItemAdded, event, item=_item_to_beta(event.item))
-        case s.ResponseOutputItemDone():
-            return _rebuild(s.ResponseOutputItemDone, event, item=_item_to_beta(event.item))
-        case s.ResponseContentPartAdded():
-            return _rebuild(s.ResponseContentPartAdded, event, part=_part_to_beta(event.part))
-        case s.ResponseContentPartDone():
-            return _rebuild(s.ResponseContentPartDone, event, part=_part_to_beta(event.part))
+        case (
+            s.ConversationItemCreated()
+            | s.ConversationItemRetrieved()
+            | s.ResponseOutputItemAdded()
+            | s.ResponseOutputItemDone()
+        ):
+            return _rebuild(type(event), event, item=_item_to_beta(event.item))
+        case s.ResponseContentPartAdded() | s.ResponseContentPartDone():
+            return _rebuild(type(event), event, part=_part_to_beta(event.part))
         case _:
             return event  # the same in both dialects
 
