@@ -126,6 +126,11 @@ class SessionCore:
 
     # --- what the runtime reports --------------------------------------------------------
 
+    @property
+    def events_received(self) -> int:
+        """Server events received so far."""
+        return self._seq
+
     def receive_tool_result(
         self, call_id: str, output: str, *, error: str | None = None
     ) -> list[Action]:

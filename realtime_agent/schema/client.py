@@ -7,10 +7,14 @@ payload. The beta dialect's own classes are in :mod:`realtime_agent.schema.beta`
 
 from __future__ import annotations
 
-import base64
 from typing import Literal, TypeAlias, get_args
 
-from realtime_agent.schema.common import ClientEventBase, decode_base64, literal_tag
+from realtime_agent.schema.common import (
+    ClientEventBase,
+    decode_base64,
+    encode_base64,
+    literal_tag,
+)
 from realtime_agent.schema.items import Item
 from realtime_agent.schema.response import ResponseCreateParams
 from realtime_agent.schema.session import AnySessionConfig, FlatTranscriptionSessionConfig
@@ -63,7 +67,7 @@ class InputAudioBufferAppend(ClientEventBase):
     @classmethod
     def from_audio(cls, audio: bytes, *, event_id: str | None = None) -> InputAudioBufferAppend:
         """Build the event from raw audio bytes (pcm16 24 kHz, or G.711 per the session)."""
-        encoded = base64.b64encode(audio).decode("ascii")
+        encoded = encode_base64(audio)
         if event_id is None:
             return cls(audio=encoded)
         return cls(audio=encoded, event_id=event_id)

@@ -60,6 +60,7 @@ _GA_PATHS = ("/v1/realtime", "/openai/v1/realtime")
 _AZURE_PREVIEW_PATH = "/openai/realtime"
 _HIGH_WATER = 512  # queued outbound events above which a response waits for the writer
 _LOW_WATER = 128
+_BURST_MS = 1000.0  # unpaced audio sent between two looks at the client's events
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +321,6 @@ class _Connection:
         self.drained = asyncio.Event()
         self.drained.set()
         self.tasks: set[asyncio.Task[None]] = set()
-        self.sent = 0
         self.seen: Counter[str] = Counter()
         self.group: asyncio.TaskGroup | None = None
         self.idle_armed = -1
@@ -401,11 +401,18 @@ class _Connection:
     async def drive(self, run: ResponseRun) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time()
+        unpaced_ms = 0.0
         for step in run:
             self.enqueue(step.event)
             if step.audio_ms:
                 if self.pacing.speed is None:
-                    await asyncio.sleep(0)  # let the client's events in between deltas
+                    # As fast as the socket takes it, in bursts (the client reads many
+                    # frames at a time, as from the real server), yet reading the
+                    # client's events (a cancel) every second of audio.
+                    unpaced_ms += step.audio_ms
+                    if unpaced_ms >= _BURST_MS:
+                        unpaced_ms = 0.0
+                        await asyncio.sleep(0)
                 else:
                     deadline = max(deadline, loop.time() - 0.5)
                     deadline += step.audio_ms / 1000 / self.pacing.speed
@@ -453,20 +460,21 @@ class _Connection:
             if text is None:
                 continue
             if not self.faults.pending:  # the usual case: nothing to count or inject
-                self.sent += 1
+                self.session.events_sent += 1
                 await self.ws.send(text)
                 continue
             event_type = "" if isinstance(event, str) else str(event.type)
             self.seen[event_type] += 1
             frames = [text]
-            for fault in self.faults.take(self.sent, event_type, self.seen[event_type]):
+            sent, seen = self.session.events_sent, self.seen[event_type]
+            for fault in self.faults.take(sent, event_type, seen):
                 if not await self.inject(fault, frames):
                     return
                 if fault.action == "reorder":
                     following = self.frame(await self.next_event())
                     if following is not None:
                         frames.insert(0, following)
-            self.sent += 1
+            self.session.events_sent += 1
             for text in frames:
                 await self.ws.send(text)
 

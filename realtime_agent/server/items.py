@@ -6,14 +6,13 @@ returns the events that answer it, or the error that refuses it (nothing changed
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from realtime_agent.audio.format import AudioFormat
 from realtime_agent.errors import RemoteProtocolError
 from realtime_agent.schema import client as c
 from realtime_agent.schema import server as s
-from realtime_agent.schema.common import ErrorDetail
+from realtime_agent.schema.common import ErrorDetail, encode_base64
 from realtime_agent.schema.items import (
     AudioPart,
     InputAudioPart,
@@ -92,7 +91,7 @@ def retrieve(conversation: Conversation, ids: Ids, event: c.ConversationItemRetr
         return messages.item_not_found("retrieve", event.item_id, event.event_id)
     item = entry.item
     if isinstance(item, MessageItem) and entry.audio_format is not None:
-        audio = base64.b64encode(bytes(entry.audio)).decode("ascii")
+        audio = encode_base64(bytes(entry.audio))
         wire = _WIRE_NAMES[entry.audio_format.encoding]
         parts: list[Any] = []
         for part in item.content:

@@ -18,7 +18,6 @@ GA order of a spoken answer (from captures of the real server)::
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,7 +27,7 @@ import soxr
 
 from realtime_agent.audio.format import AudioFormat
 from realtime_agent.audio.g711 import pcm16_to_alaw, pcm16_to_ulaw
-from realtime_agent.schema.common import RateLimit, Usage
+from realtime_agent.schema.common import RateLimit, Usage, encode_base64
 from realtime_agent.schema.items import (
     AudioPart,
     FunctionCallItem,
@@ -347,7 +346,7 @@ class ResponseRun:
                 entry.audio += piece
                 self._audio_ms += fmt.ms(len(piece))
                 self.owner.audio_produced()
-                delta = base64.b64encode(piece).decode("ascii")
+                delta = encode_base64(piece)
                 yield Step(
                     ResponseOutputAudioDelta(event_id=self._event_id(), delta=delta, **where),
                     audio_ms=fmt.ms(len(piece)),

@@ -107,6 +107,8 @@ class ServerSession:
         """The input audio format in effect (follows ``config``)."""
         self.typed = False  # GA: the first session.update must name session.type
         self.beta_temperature = 0.8
+        self.events_sent = 0
+        """Events written to the client so far (counted by the connection's writer)."""
         """The beta dialect's sampling temperature (GA has none); reported to beta clients."""
         self.audio_spoken = False
         self.active: ResponseRun | None = None
