@@ -1,0 +1,133 @@
+"""What the benches share: the local server in a process of its own, and the machine.
+
+A bench starts :class:`ServerProcess`, which runs this file as ``python bench/benchlib.py
+serve ...``: a :class:`LocalRealtimeServer` that prints its URL, serves until its stdin
+closes, then prints the events it sent on each connection (as JSON) and exits. The
+server works in a process of its own so that the CPU a client process spends is the
+client's alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from realtime_agent.server import (
+    CallTool,
+    LocalRealtimeServer,
+    Pacing,
+    ScriptedResponder,
+    SyntheticVoice,
+)
+
+__all__ = ["ServerProcess", "long_reply", "machine"]
+
+_SENTENCE = (
+    "The weather in Paris is clear and mild today, with a light breeze from the west "
+    "and a high of twenty one degrees. "
+)
+
+
+def long_reply(seconds: float) -> str:
+    """Reply text that the server's synthetic voice speaks for about ``seconds``."""
+    voice = SyntheticVoice()
+    per_sentence = voice.synthesize(_SENTENCE).duration_ms / 1000
+    return _SENTENCE * max(1, round(seconds / per_sentence))
+
+
+def machine() -> str:
+    """One line about this machine: CPU model, cores, Python."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{model}, {os.cpu_count()} cores, {platform.system()}, {python}"
+
+
+class ServerProcess:
+    """The local server in a child process: ``with ServerProcess(...) as server: server.url``.
+
+    Modes: ``"reply"`` answers the first response with a call to ``get_weather`` and the
+    next with about ``seconds`` of speech; ``"echo"`` (for many sessions) uses the
+    server's default rules. ``vad`` picks the server's detector.
+    """
+
+    def __init__(self, mode: str = "reply", *, seconds: float = 60.0, vad: str = "energy") -> None:
+        self.args = ["--mode", mode, "--seconds", str(seconds), "--vad", vad]
+        self.url = ""
+        self.events_sent: list[int] = []
+        """Events sent on each connection, in order (known once the process has ended)."""
+        self._process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> Self:
+        command = [sys.executable, str(Path(__file__)), "serve", *self.args]
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self._process.stdout is not None
+        self.url = self._process.stdout.readline().strip()
+        if not self.url.startswith("ws://"):
+            self._process.kill()
+            raise RuntimeError(f"the bench server did not start (it printed {self.url!r})")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._process is not None
+        output, _ = self._process.communicate(timeout=30)  # closes stdin: the server stops
+        lines = output.strip().splitlines()
+        if lines:
+            self.events_sent = list(json.loads(lines[-1]))
+
+
+async def _serve(mode: str, seconds: float, vad: str) -> None:
+    voice = SyntheticVoice()
+    if mode == "reply":
+        text = long_reply(seconds)
+        voice.synthesize(text)  # warm the voice's cache: the stream then goes at socket speed
+
+        def responder() -> ScriptedResponder:
+            return ScriptedResponder([CallTool("get_weather", {"city": "Paris"}), text])
+
+        server = LocalRealtimeServer(
+            responder=responder, synthesizer=voice, pacing=Pacing.instant(), vad="energy"
+        )
+    else:
+        server = LocalRealtimeServer(synthesizer=voice, pacing=Pacing.realtime(), vad=vad)  # type: ignore[arg-type]
+    async with server:
+        print(server.url, flush=True)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, sys.stdin.read)  # until the bench closes our stdin
+    print(json.dumps([session.events_sent for session in server.sessions]), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="the bench server (run by the benches)")
+    parser.add_argument("command", choices=["serve"])
+    parser.add_argument("--mode", choices=["reply", "echo"], default="reply")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--vad", choices=["energy", "webrtc"], default="energy")
+    args = parser.parse_args()
+    asyncio.run(_serve(args.mode, args.seconds, args.vad))
+
+
+if __name__ == "__main__":
+    main()
