@@ -107,7 +107,7 @@ class Playout:
             return
         samples = len(audio) // self.sink.sample_width
         handle.received_samples += samples
-        if handle._held or self._starving():
+        if handle._held or self._stopped():
             handle._held.append(audio)
             handle._held_samples += samples
             if handle._held_samples >= self.jitter_samples:
@@ -139,8 +139,13 @@ class Playout:
             positions.append((item_id, content_index, handle.played_ms, finished))
         return positions
 
-    def _starving(self) -> bool:
-        return self.sink.written_samples - self.sink.played_samples < self.jitter_samples
+    def _stopped(self) -> bool:
+        """Nothing is playing (the start, or an underrun): hold audio for the jitter buffer.
+
+        A low queue that still plays is fed at once: holding it would cause the gap the
+        buffer is there to prevent.
+        """
+        return self.sink.written_samples <= self.sink.played_samples
 
     def _flush(self, handle: PlayoutHandle) -> None:
         if handle._held:

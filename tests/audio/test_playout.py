@@ -55,6 +55,23 @@ def test_jitter_buffer_holds_the_start_then_flushes_at_the_end() -> None:
     assert short.handle("c").pushed_samples == 10 * 24
 
 
+def test_jitter_buffer_holds_only_when_playback_has_stopped() -> None:
+    clock = ManualClock()
+    sink = ClockSink(clock=clock)
+    playout = Playout(sink, jitter_ms=60)
+    playout.push("a", 0, bytes(40 * MS))
+    playout.push("a", 0, bytes(40 * MS))  # 80 ms: playing
+    clock.advance(0.050)  # 30 ms left: low, yet still playing
+    playout.push("a", 0, bytes(40 * MS))
+    assert playout.handle("a").pushed_samples == 120 * 24  # not held: no gap
+    clock.advance(0.050)
+    playout.push("a", 0, bytes(40 * MS))
+    assert sink.underruns == 0
+    clock.advance(1.0)  # it ran dry: the next audio waits for the jitter buffer again
+    playout.push("a", 0, bytes(40 * MS))
+    assert playout.handle("a").pushed_samples == 160 * 24
+
+
 def test_each_item_knows_what_of_it_was_heard() -> None:
     clock = ManualClock()
     playout = Playout(ClockSink(clock=clock), jitter_ms=0)
