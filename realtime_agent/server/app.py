@@ -61,6 +61,7 @@ _AZURE_PREVIEW_PATH = "/openai/realtime"
 _HIGH_WATER = 512  # queued outbound events above which a response waits for the writer
 _LOW_WATER = 128
 _BURST_MS = 1000.0  # unpaced audio sent between two looks at the client's events
+Frames = str | list[str]  # one message: a whole frame, or a fragmented one's pieces
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,7 +466,7 @@ class _Connection:
                 continue
             event_type = "" if isinstance(event, str) else str(event.type)
             self.seen[event_type] += 1
-            frames = [text]
+            frames: list[Frames] = [text]
             sent, seen = self.session.events_sent, self.seen[event_type]
             for fault in self.faults.take(sent, event_type, seen):
                 if not await self.inject(fault, frames):
@@ -475,14 +476,14 @@ class _Connection:
                     if following is not None:
                         frames.insert(0, following)
             self.session.events_sent += 1
-            for text in frames:
-                await self.ws.send(text)
+            for message in frames:
+                await self.ws.send(message)
 
     async def timed(self, fault: Fault) -> None:
         assert fault.after_seconds is not None
         await asyncio.sleep(fault.after_seconds)
         if self.faults.consume(fault):
-            frames: list[str] = []
+            frames: list[Frames] = []
             if await self.inject(fault, frames):
                 for text in frames:
                     await self.ws.send(text)
@@ -491,7 +492,7 @@ class _Connection:
         event = ErrorEvent(event_id=self.session.ids.new("event"), error=detail)
         return codec.encode(event)
 
-    async def inject(self, fault: Fault, frames: list[str]) -> bool:
+    async def inject(self, fault: Fault, frames: list[Frames]) -> bool:
         """Carry out a fault around ``frames`` (the event about to go); False ends the writer."""
         logger.info("injecting fault %s", fault.action)
         match fault.action:
@@ -519,6 +520,11 @@ class _Connection:
                 frames.insert(0, self.error_frame(detail))
             case "malformed":
                 frames.insert(0, fault.text)
+            case "fragment":
+                text = frames[-1]
+                if isinstance(text, str):
+                    size = -(-len(text) // fault.pieces)
+                    frames[-1] = [text[i : i + size] for i in range(0, len(text), size)]
             case "reorder":
                 pass  # the writer swaps the next event in
         return True

@@ -26,6 +26,7 @@ __all__ = [
     "drop",
     "duplicate",
     "expire",
+    "fragment",
     "inject_error",
     "malformed",
     "reorder",
@@ -33,7 +34,9 @@ __all__ = [
 
 SESSION_EXPIRED_MESSAGE = "Your session hit the maximum duration of 60 minutes."
 
-Action = Literal["drop", "close", "delay", "duplicate", "reorder", "error", "malformed", "expire"]
+Action = Literal[
+    "drop", "close", "delay", "duplicate", "reorder", "error", "malformed", "expire", "fragment"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,8 @@ class Fault:
     """error: the ``error.code`` (its ``type`` is ``server_error``)."""
     text: str = '{"type": "response.output_audio.delta", "event_id": "event_'
     """malformed: the frame sent."""
+    pieces: int = 3
+    """fragment: how many WebSocket frames carry the message."""
 
     def __post_init__(self) -> None:
         triggers = [self.after_events, self.at_event, self.after_seconds]
@@ -62,7 +67,8 @@ class Fault:
             raise ValueError("a fault needs exactly one of after_events, at_event, after_seconds")
         if self.occurrence < 1:
             raise ValueError("occurrence counts from 1")
-        if self.after_seconds is not None and self.action in ("delay", "duplicate", "reorder"):
+        acts_on_event = ("delay", "duplicate", "reorder", "fragment")
+        if self.after_seconds is not None and self.action in acts_on_event:
             raise ValueError(f"{self.action} acts on an event: trigger it by event, not by time")
 
     def matches(self, sent: int, event_type: str, seen: int) -> bool:
@@ -187,3 +193,19 @@ def malformed(
     if text is None:
         return Fault("malformed", after_events, at_event, occurrence, after_seconds)
     return Fault("malformed", after_events, at_event, occurrence, after_seconds, text=text)
+
+
+def fragment(
+    pieces: int = 3,
+    *,
+    after_events: int | None = None,
+    at_event: str | None = None,
+    occurrence: int = 1,
+) -> Fault:
+    """Send an event as a fragmented WebSocket message: legal, if rare.
+
+    ``pieces`` frames carry the text (websockets then ends the message with an empty one).
+    """
+    if pieces < 2:
+        raise ValueError("a fragmented message has at least 2 pieces")
+    return Fault("fragment", after_events, at_event, occurrence, pieces=pieces)

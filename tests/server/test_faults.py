@@ -142,3 +142,21 @@ def test_a_fault_needs_one_trigger() -> None:
         Fault("drop")
     with pytest.raises(ValueError, match="by event"):
         Fault("duplicate", after_seconds=1.0)
+
+
+async def test_fragment_sends_one_event_in_pieces() -> None:
+    plan = [faults.fragment(3, at_event="response.created")]
+    async with LocalRealtimeServer(faults=plan, responder=ScriptedResponder(["Hi."])) as server:
+        async with client(server.url) as peer:
+            await peer.send({"type": "response.create"})
+            pieces = [piece async for piece in peer.ws.recv_streaming()]
+            assert all(isinstance(p, str) for p in pieces)
+            assert len([p for p in pieces if p]) == 3  # (websockets adds an empty last frame)
+            created = json.loads("".join(str(p) for p in pieces))
+            assert created["type"] == "response.created"
+            assert (await peer.recv())["type"] == "response.output_item.added"
+
+
+def test_fragment_needs_two_pieces() -> None:
+    with pytest.raises(ValueError, match="at least 2"):
+        faults.fragment(1, after_events=0)
