@@ -1,4 +1,9 @@
-"""What the session core asks the runtime to do: its only way to act on the world."""
+"""What the session core asks the runtime to do: its only way to act on the world.
+
+Actions are made per server event (two per audio delta), so they are plain slotted
+dataclasses, not frozen ones (a frozen dataclass costs ~3x as much to build); treat
+them as immutable all the same.
+"""
 
 from __future__ import annotations
 
@@ -31,14 +36,14 @@ class ToolCall:
     item_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SendEvent:
     """Send this client event (in GA form; the transport translates for beta)."""
 
     event: ClientEvent
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PlayAudio:
     """Play this assistant audio (it belongs to ``item_id``/``content_index``)."""
 
@@ -47,7 +52,7 @@ class PlayAudio:
     audio: bytes = field(repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EndAudio:
     """All of this item's audio has arrived: play out what is buffered, then it is done."""
 
@@ -55,7 +60,7 @@ class EndAudio:
     content_index: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StopPlayout:
     """Stop playing these items now (barge-in); then report where each stopped.
 
@@ -67,14 +72,14 @@ class StopPlayout:
     """(item_id, content_index) of every item of the cut response with audio."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallTool:
     """Run this tool call; hand its result to ``SessionCore.receive_tool_result``."""
 
     call: ToolCall
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Emit:
     """Give this event to the application."""
 

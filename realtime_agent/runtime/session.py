@@ -66,8 +66,10 @@ from realtime_agent.schema.client import (
     InputAudioBufferCommit,
     SessionUpdate,
 )
+from realtime_agent.schema.codec import UnknownServerEvent
 from realtime_agent.schema.items import InputTextPart, MessageItem
 from realtime_agent.schema.response import ResponseCreateParams
+from realtime_agent.schema.server import ServerEvent
 from realtime_agent.tools.dispatch import ToolResult, run_call
 from realtime_agent.tools.handoff import Handoff
 
@@ -242,6 +244,9 @@ class RealtimeSession:
 
     async def _read(self) -> None:
         assert self._transport is not None
+        # The fast path: events go into the core as their frames are parsed; recv() then
+        # returns only what cannot come that way, and ends with ConnectionLost.
+        self._transport.deliver(self._receive, self._receive_error)
         while True:
             try:
                 event = await self._transport.recv()
@@ -249,6 +254,12 @@ class RealtimeSession:
                 self._execute(self.core.receive_error(error))
                 continue
             self._execute(self.core.receive(event))
+
+    def _receive(self, event: ServerEvent | UnknownServerEvent) -> None:
+        self._execute(self.core.receive(event))
+
+    def _receive_error(self, error: RemoteProtocolError) -> None:
+        self._execute(self.core.receive_error(error))
 
     async def _write(self) -> None:
         assert self._transport is not None
@@ -314,14 +325,16 @@ class RealtimeSession:
     def _execute(self, actions: list[Action]) -> None:
         """Carry out the core's actions, in order (its sends jump the application's queue)."""
         for action in actions:
-            match action:
-                case SendEvent(event=event):
-                    self._urgent.append(event)
-                    self._wake_writer.set()
+            match action:  # the most frequent first: this runs per server event
+                case Emit(event=event):
+                    self._emit(event)
                 case PlayAudio(item_id=item_id, content_index=index, audio=audio):
                     self.playout.push(item_id, index, audio)
                     if self.recorder is not None:
                         self.recorder.assistant_audio(audio)
+                case SendEvent(event=event):
+                    self._urgent.append(event)
+                    self._wake_writer.set()
                 case EndAudio(item_id=item_id, content_index=index):
                     self.playout.end(item_id, index)
                 case StopPlayout(items=items):
@@ -329,8 +342,6 @@ class RealtimeSession:
                     self._execute(self.core.playout_stopped(positions))
                 case CallTool(call=call):
                     self._spawn(self._run_tool(call), name=f"realtime-tool-{call.name}")
-                case Emit(event=event):
-                    self._emit(event)
 
     def _emit(self, event: app.AppEvent) -> None:
         if self.recorder is not None:
@@ -371,12 +382,21 @@ class RealtimeSession:
         return self._events.popleft()
 
     async def send_audio(self, audio: bytes) -> None:
-        """Append input audio (pcm16 24 kHz, or G.711 per the agent); waits if the queue is full."""
+        """Append input audio (pcm16 24 kHz, or G.711 per the agent); waits if the queue is full.
+
+        When nothing is waiting to be sent, the audio goes out at once from the caller's
+        task (the common case: one frame every 20 ms), without a hop through the writer
+        task; otherwise it queues behind what waits. Raises ConnectionLost if the
+        connection is gone (the session then ends with the same error).
+        """
         self._check_open()
-        await self._ordered.put(bytes(audio))
-        self._wake_writer.set()
         if self.recorder is not None:
             self.recorder.user_audio(audio)
+        if self._urgent or not self._ordered.empty() or self._transport is None:
+            await self._ordered.put(bytes(audio))
+            self._wake_writer.set()
+            return
+        await self._transport.send(InputAudioBufferAppend.from_audio(audio))
 
     def send_audio_nowait(self, audio: bytes) -> bool:
         """Append input audio without waiting; False (and counted) if the queue is full."""

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeAlias
 from urllib.parse import quote, urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event
 
 from realtime_agent._version import __version__
 from realtime_agent.errors import (
@@ -29,6 +32,7 @@ from realtime_agent.errors import (
     ConnectError,
     ConnectionLost,
     LocalProtocolError,
+    RemoteProtocolError,
 )
 from realtime_agent.redact import Secret, redacting_logger
 from realtime_agent.schema import codec, dialect
@@ -44,6 +48,9 @@ __all__ = [
     "WebSocketTransport",
     "open_transport",
 ]
+
+EventHandler: TypeAlias = Callable[[ServerEvent | UnknownServerEvent], None]
+ErrorHandler: TypeAlias = Callable[[RemoteProtocolError], None]
 
 OPENAI_URL = "wss://api.openai.com/v1/realtime"
 DEFAULT_MODEL = "gpt-realtime"
@@ -161,9 +168,49 @@ class Transport(Protocol):
         """The next server event. Raises ConnectionLost, or RemoteProtocolError for a bad frame."""
         ...
 
+    def deliver(self, on_event: EventHandler, on_error: ErrorHandler) -> None:
+        """From now on, hand server events to ``on_event`` as soon as they are parsed.
+
+        A fast path: the events it delivers never come out of :meth:`recv`, which still
+        returns the rest (and raises ConnectionLost at the end). A carrier may deliver
+        nothing this way; ``on_error`` gets the frames that fail to decode.
+        """
+        ...
+
     async def close(self) -> None:
         """Close, within the close time-out; idempotent."""
         ...
+
+
+class _DirectConnection(ClientConnection):
+    """websockets' client connection, handing whole text frames straight to a callback.
+
+    websockets parses frames in ``data_received`` and queues each message for ``recv()``,
+    which another task then awaits: per message, a queue, a future and a task switch,
+    about a third of a client's CPU per event (bench/session_cpu.py). Here each whole
+    text frame goes to ``on_text`` as soon as it is parsed, in the same call. Control
+    frames, the handshake and closing stay websockets' own. A fragmented or binary
+    message turns the fast path off for good, so that messages keep their order (it
+    then arrives through ``recv()`` like everything after it).
+    """
+
+    on_text: Callable[[bytes], None] | None = None
+    failure: BaseException | None = None
+
+    def process_event(self, event: Event) -> None:
+        on_text = self.on_text
+        if on_text is not None and isinstance(event, Frame) and self.response is not None:
+            if event.opcode is Opcode.TEXT and event.fin:
+                try:
+                    on_text(bytes(event.data))  # no copy: it is bytes already
+                except Exception as exc:  # a bug in the handler: end the connection, loudly
+                    self.failure = exc
+                    self.on_text = None
+                    self.transport.abort()
+                return
+            if event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+                self.on_text = None
+        super().process_event(event)
 
 
 class WebSocketTransport:
@@ -203,10 +250,33 @@ class WebSocketTransport:
         try:
             frame = await self._ws.recv()
         except ConnectionClosed as exc:
+            failure = getattr(self._ws, "failure", None)
+            if failure is not None:
+                raise failure from None
             raise self._lost(exc) from None
+        return self._decode(frame)
+
+    def _decode(self, frame: str | bytes) -> ServerEvent | UnknownServerEvent:
         if self._beta:
             return dialect.server_to_ga(codec.decode_beta(frame))
         return codec.decode(frame)
+
+    def deliver(self, on_event: EventHandler, on_error: ErrorHandler) -> None:
+        """Hand each whole text frame's event to ``on_event`` as it is parsed (see
+        :class:`Transport`); an exception from either handler ends the connection and
+        comes out of :meth:`recv`."""
+        if not isinstance(self._ws, _DirectConnection):
+            return
+
+        def on_text(frame: bytes) -> None:
+            try:
+                event = self._decode(frame)
+            except RemoteProtocolError as error:
+                on_error(error)
+            else:
+                on_event(event)
+
+        self._ws.on_text = on_text
 
     async def close(self) -> None:
         """Close, waiting at most the close time-out for the server's close frame."""
@@ -232,6 +302,7 @@ async def open_transport(
             ping_interval=20,
             ping_timeout=20,
             logger=redacting_logger("realtime_agent.websockets"),
+            create_connection=_DirectConnection,
         )
     except InvalidStatus as exc:
         status = exc.response.status_code

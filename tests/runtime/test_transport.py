@@ -20,8 +20,8 @@ from realtime_agent.runtime import Agent, Endpoint, Secret, connect
 from realtime_agent.runtime.transport import open_transport
 from realtime_agent.schema.client import ResponseCancel
 from realtime_agent.schema.dialect import Dialect
-from realtime_agent.server import LocalRealtimeServer, faults
-from tests.runtime.conftest import next_of
+from realtime_agent.server import LocalRealtimeServer, ScriptedResponder, faults
+from tests.runtime.conftest import collect_until, next_of
 
 KEY = "sk-test-1234567890abcdef"
 
@@ -168,3 +168,44 @@ async def test_a_malformed_frame_is_an_error_event_and_the_session_goes_on() -> 
             assert "response.output_audio.delta" in error.message
             end = await next_of(session, app.AgentEnd)  # and the conversation goes on
     assert end.status == "completed"
+
+
+@pytest.mark.parametrize("at", [1, 3])
+async def test_a_fragmented_message_arrives_whole_and_in_order(at: int) -> None:
+    # Events come straight from the frame parser (no queue) until a fragmented message
+    # turns that path off; nothing may be lost or reordered across the switch.
+    reply = "One two three four five six seven eight."
+    plan = [faults.fragment(4, at_event="response.output_audio.delta", occurrence=at)]
+    async with LocalRealtimeServer(faults=plan, responder=ScriptedResponder([reply])) as server:
+        async with connect(Agent(), url=server.url, raw_events=True) as session:
+            await session.send_text("hello")
+            events = await collect_until(session, app.AgentEnd)
+        entry = server.sessions[0].conversation.entries()[-1]
+    raw = [e.event.type for e in events if isinstance(e, app.RawServerEvent)]
+    assert raw[:3] == ["session.created", "conversation.created", "session.updated"]
+    audio = b"".join(e.audio for e in events if isinstance(e, app.AudioDelta))
+    assert audio == bytes(entry.audio)  # every piece, in order
+    said = "".join(e.delta for e in events if isinstance(e, app.TranscriptDelta))
+    assert said == reply
+    last_delta = max(i for i, kind in enumerate(raw) if kind == "response.output_audio.delta")
+    assert raw.index("response.output_audio.done") > last_delta
+    assert raw[-1] == "response.done"
+
+
+async def test_a_failing_event_handler_ends_the_connection_with_its_error() -> None:
+    class Boom(Exception):
+        pass
+
+    def explode(event: object) -> None:
+        raise Boom("a bug in the handler")
+
+    async with LocalRealtimeServer() as server:
+        transport = await open_transport(Endpoint.local(server.url))
+        try:
+            transport.deliver(explode, lambda error: None)
+            await transport.send(ResponseCancel())  # the server answers with an error event
+            with pytest.raises(Boom):
+                while True:  # session.created may have come before deliver()
+                    await transport.recv()
+        finally:
+            await transport.close()
