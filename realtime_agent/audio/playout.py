@@ -125,14 +125,17 @@ class Playout:
     def stop(
         self, keys: list[tuple[str, int]] | tuple[tuple[str, int], ...]
     ) -> list[tuple[str, int, float, bool]]:
-        """Barge-in: silence the sink now and freeze these items.
+        """Barge-in: silence the sink now and freeze these items, and any other still audible.
 
+        Silencing the sink cuts whatever it had queued, so an older item still playing
+        (the reply before a tool call, say) is frozen too, at what was heard of it.
         Returns (item_id, content_index, played_ms, finished) for each; ``finished`` when
         all of the item had been heard.
         """
+        audible = [key for key, handle in self.handles.items() if not handle.done()]
         self.sink.clear()
         positions = []
-        for item_id, content_index in keys:
+        for item_id, content_index in dict.fromkeys([*keys, *audible]):
             handle = self.handle(item_id, content_index)
             finished = handle.ended and handle.played_samples >= handle.received_samples
             handle._interrupt()

@@ -160,14 +160,16 @@ class SessionCore:
     def playout_stopped(self, positions: Iterable[tuple[str, int, float, bool]]) -> list[Action]:
         """After a ``StopPlayout``: (item_id, content_index, played_ms, finished) of each item.
 
-        Truncates each cut item at what was heard, deletes what was not heard at all,
-        and leaves alone what had finished playing.
+        The playout reports the items asked for and any other it silenced (an older
+        reply still playing). Truncates each at what was heard, deletes what was not
+        heard at all, and leaves alone what had finished playing.
         """
         actions: list[Action] = []
         for item_id, content_index, played_ms, finished in positions:
             track = self.conversation.tracks.get((item_id, content_index))
             if track is None:
                 continue
+            track.cut = True
             track.played_ms = played_ms
             track.finished = track.finished or (finished and track.complete)
             cut = plan_cut(track, played_ms, self.output_format, self.next_event_id())

@@ -118,3 +118,43 @@ async def test_barge_in_by_speaking_in_real_time() -> None:
     assert isinstance(reply.event, ConversationItemTruncated)
     assert cut.truncated_ms is not None and cut.truncated_ms == reply.event.audio_end_ms
     assert cut.truncated_ms <= server.sessions[0].conversation.get(cut.item_id).audio_ms  # type: ignore[union-attr]
+
+
+async def test_barge_in_cuts_every_reply_still_audible_not_only_the_newest() -> None:
+    # A tool-call flow: the first reply still plays while the second has all arrived.
+    clock = ManualClock()
+    sink = ClockSink(clock=clock)
+    script = ScriptedResponder(["the quick brown fox jumps over the lazy dog.", "and then."])
+    async with LocalRealtimeServer(responder=script) as server:
+        agent = Agent(turn_detection=None)
+        async with connect(agent, url=server.url, audio_out=sink, raw_events=True) as session:
+            await session.send_text("one")
+            first = await next_of(session, app.AudioEnd)
+            await next_of(session, app.AgentEnd)
+            clock.advance(0.3)
+            await session.send_text("two")
+            second = await next_of(session, app.AudioEnd)
+            await next_of(session, app.AgentEnd)
+            heard = session.playout.handle(first.item_id).played_ms
+            await session.interrupt()
+            cuts: dict[str, app.AudioInterrupted] = {}
+            while len(cuts) < 2:
+                cut = await next_of(session, app.AudioInterrupted)
+                cuts[cut.item_id] = cut
+            answers: set[str] = set()
+            while len(answers) < 2:  # the server's answers to both cuts
+                reply = await next_of(session, app.RawServerEvent)
+                kind = reply.event.type
+                if kind in ("conversation.item.truncated", "conversation.item.deleted", "error"):
+                    answers.add(f"{kind} {getattr(reply.event, 'item_id', '')}")
+            assert answers == {
+                f"conversation.item.truncated {first.item_id}",
+                f"conversation.item.deleted {second.item_id}",
+            }
+            clock.advance(1.0)  # the next audio must not count as the first reply's
+            assert session.playout.handle(first.item_id).played_ms == heard
+        truncated = server.sessions[0].conversation.get(first.item_id)
+    assert 299 <= heard <= 300
+    assert cuts[first.item_id].truncated_ms == int(heard)
+    assert cuts[second.item_id].deleted
+    assert truncated is not None and truncated.audio_ms == int(heard)
