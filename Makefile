@@ -33,10 +33,15 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PIP) -e '.[bench]'
+	$(BIN)/python bench/session_cpu.py
+	$(BIN)/python bench/many_sessions.py
+	$(BIN)/python bench/bargein.py
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/resample.py
+	$(BIN)/python bench/vad.py
 
 schemas: $(VENV)/.installed
 	$(BIN)/realtime-agent schema export schemas
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-bench-agents build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -27,6 +27,7 @@ from realtime_agent.server import (
     ScriptedResponder,
     SyntheticVoice,
 )
+from realtime_agent.server.vad import Detector
 
 __all__ = ["ServerProcess", "long_reply", "machine"]
 
@@ -62,8 +63,10 @@ class ServerProcess:
     """The local server in a child process: ``with ServerProcess(...) as server: server.url``.
 
     Modes: ``"reply"`` answers the first response with a call to ``get_weather`` and the
-    next with about ``seconds`` of speech; ``"echo"`` (for many sessions) uses the
-    server's default rules. ``vad`` picks the server's detector.
+    next with about ``seconds`` of speech, sent as fast as the socket takes it;
+    ``"duplex"`` (for many sessions: the cheap mode) answers every response with about
+    ``seconds`` of speech paced at real time, and the client is expected to turn the
+    server VAD off. ``vad`` picks the server's detector.
     """
 
     def __init__(self, mode: str = "reply", *, seconds: float = 60.0, vad: str = "energy") -> None:
@@ -72,6 +75,12 @@ class ServerProcess:
         self.events_sent: list[int] = []
         """Events sent on each connection, in order (known once the process has ended)."""
         self._process: subprocess.Popen[str] | None = None
+
+    @property
+    def pid(self) -> int:
+        """The server process's id."""
+        assert self._process is not None
+        return self._process.pid
 
     def __enter__(self) -> Self:
         command = [sys.executable, str(Path(__file__)), "serve", *self.args]
@@ -100,18 +109,24 @@ class ServerProcess:
 
 async def _serve(mode: str, seconds: float, vad: str) -> None:
     voice = SyntheticVoice()
+    text = long_reply(seconds)
+    voice.synthesize(text)  # warm the voice's cache: every session shares the one rendering
     if mode == "reply":
-        text = long_reply(seconds)
-        voice.synthesize(text)  # warm the voice's cache: the stream then goes at socket speed
 
         def responder() -> ScriptedResponder:
             return ScriptedResponder([CallTool("get_weather", {"city": "Paris"}), text])
 
-        server = LocalRealtimeServer(
-            responder=responder, synthesizer=voice, pacing=Pacing.instant(), vad="energy"
-        )
+        pacing = Pacing.instant()
     else:
-        server = LocalRealtimeServer(synthesizer=voice, pacing=Pacing.realtime(), vad=vad)  # type: ignore[arg-type]
+
+        def responder() -> ScriptedResponder:
+            return ScriptedResponder([], exhausted=text)
+
+        pacing = Pacing.realtime()
+    detector: Detector = "webrtc" if vad == "webrtc" else "energy"
+    server = LocalRealtimeServer(
+        responder=responder, synthesizer=voice, pacing=pacing, vad=detector
+    )
     async with server:
         print(server.url, flush=True)
         loop = asyncio.get_running_loop()
@@ -122,7 +137,7 @@ async def _serve(mode: str, seconds: float, vad: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description="the bench server (run by the benches)")
     parser.add_argument("command", choices=["serve"])
-    parser.add_argument("--mode", choices=["reply", "echo"], default="reply")
+    parser.add_argument("--mode", choices=["reply", "duplex"], default="reply")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--vad", choices=["energy", "webrtc"], default="energy")
     args = parser.parse_args()
