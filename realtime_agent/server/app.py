@@ -191,6 +191,7 @@ class LocalRealtimeServer:
             max_size=None,
             ping_interval=None,
             logger=redacting_logger("realtime_agent.server.websockets"),
+            create_connection=_BatchingConnection,
         )
 
     async def close(self) -> None:
@@ -287,7 +288,7 @@ class LocalRealtimeServer:
         return self._responder()
 
     async def _serve(self, ws: ServerConnection) -> None:
-        assert ws.request is not None
+        assert ws.request is not None and isinstance(ws, _BatchingConnection)
         index = len(self.sessions)
         seed = None if self._seed is None else self._seed + index
         session = ServerSession(
@@ -306,11 +307,43 @@ class LocalRealtimeServer:
         await connection.serve()
 
 
+class _BatchingConnection(ServerConnection):
+    """websockets' server connection, writing several messages with one system call.
+
+    ``send_all`` frames every message, then writes the frames together: a burst of
+    events costs one ``send`` instead of one each (the client, too, then reads them
+    in a few large chunks, as from the real server).
+    """
+
+    async def send_all(self, texts: list[str]) -> None:
+        """Send each text as a message, in order, in one write. Raises ConnectionClosed."""
+        if len(texts) == 1:
+            await self.send(texts[0])
+            return
+        async with self.send_context():
+            for text in texts:
+                self.protocol.send_text(text.encode())
+
+    def send_data(self) -> None:
+        data = self.protocol.data_to_send()
+        if len(data) > 1 and all(data):  # frames only (no end of stream): join them
+            self.transport.write(b"".join(data))
+            return
+        for chunk in data:  # what websockets does: each chunk, b"" ends the stream
+            if chunk:
+                self.transport.write(chunk)
+            elif self.transport.can_write_eof():
+                with contextlib.suppress(Exception):
+                    self.transport.write_eof()
+            else:
+                self.transport.close()
+
+
 class _Connection:
     """Drives one session over one WebSocket: a reader, a writer, a task per response."""
 
     def __init__(
-        self, ws: ServerConnection, session: ServerSession, pacing: Pacing, faults: Faults
+        self, ws: _BatchingConnection, session: ServerSession, pacing: Pacing, faults: Faults
     ) -> None:
         self.ws = ws
         self.session = session
@@ -461,8 +494,15 @@ class _Connection:
             if text is None:
                 continue
             if not self.faults.pending:  # the usual case: nothing to count or inject
-                self.session.events_sent += 1
-                await self.ws.send(text)
+                texts = [text]
+                while self.outbound and len(texts) < _HIGH_WATER:  # all that waits, at once
+                    more = self.frame(self.outbound.popleft())
+                    if more is not None:
+                        texts.append(more)
+                if len(self.outbound) <= _LOW_WATER:
+                    self.drained.set()
+                self.session.events_sent += len(texts)
+                await self.ws.send_all(texts)
                 continue
             event_type = "" if isinstance(event, str) else str(event.type)
             self.seen[event_type] += 1
