@@ -157,14 +157,14 @@ class StampingServer(LocalRealtimeServer):
         self.sent: list[float] = []
 
     async def _serve(self, ws: ServerConnection) -> None:
-        send = ws.send
+        send_all = ws.send_all  # type: ignore[attr-defined]  # the server's batching write
 
-        async def stamped_send(message: Any, *, text: bool | None = None) -> None:
-            if isinstance(message, str) and len(message) < 1024 and MARKER_TEXT in message:
+        async def stamped_send_all(texts: list[str]) -> None:
+            if any(len(text) < 1024 and MARKER_TEXT in text for text in texts):
                 self.sent.append(time.perf_counter())
-            await send(message, text=text)
+            await send_all(texts)
 
-        ws.send = stamped_send  # type: ignore[method-assign]
+        ws.send_all = stamped_send_all  # type: ignore[attr-defined]
         await super()._serve(ws)
 
 

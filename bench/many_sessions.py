@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import ServerProcess, machine
+from benchlib import CLIENT_CPU, ServerProcess, machine, pinned
 
 FRAME_S = 0.020
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -146,7 +146,11 @@ def step(sessions: int, warmup: float, window: float) -> dict[str, Any]:
         command = [sys.executable, __file__, "--client", str(sessions), "--url", server.url]
         command += ["--warmup", str(warmup), "--window", str(window)]
         client = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=pinned(CLIENT_CPU),
         )
         assert client.stdout is not None
         marks: list[tuple[float, int]] = []

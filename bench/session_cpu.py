@@ -36,7 +36,7 @@ import venv
 from pathlib import Path
 from typing import Any
 
-from benchlib import ServerProcess, machine
+from benchlib import CLIENT_CPU, ServerProcess, machine, pinned
 
 AGENTS = "openai-agents==0.24.0"
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,7 +138,9 @@ def agents_python() -> Path:
 
 
 def run_client(command: list[str]) -> dict[str, Any]:
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        command, capture_output=True, text=True, check=False, preexec_fn=pinned(CLIENT_CPU)
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{command[1]} failed:\n{result.stderr[-2000:]}")
     figures: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
