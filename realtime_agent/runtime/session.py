@@ -61,7 +61,6 @@ from realtime_agent.runtime.transport import Endpoint, Secret, Transport, open_t
 from realtime_agent.schema.client import (
     ClientEvent,
     ConversationItemCreate,
-    InputAudioBufferAppend,
     InputAudioBufferClear,
     InputAudioBufferCommit,
     SessionUpdate,
@@ -265,17 +264,16 @@ class RealtimeSession:
         assert self._transport is not None
         while True:
             if self._urgent:
-                event: ClientEvent = self._urgent.popleft()
+                await self._transport.send(self._urgent.popleft())
             elif not self._ordered.empty():
                 item = self._ordered.get_nowait()
-                event = (
-                    item if not isinstance(item, bytes) else InputAudioBufferAppend.from_audio(item)
-                )
+                if isinstance(item, bytes):
+                    await self._transport.send_audio(item)
+                else:
+                    await self._transport.send(item)
             else:
                 self._wake_writer.clear()
                 await self._wake_writer.wait()
-                continue
-            await self._transport.send(event)
 
     async def _capture(self, source: AudioSource) -> None:
         async for frame in source:
@@ -396,7 +394,7 @@ class RealtimeSession:
             await self._ordered.put(bytes(audio))
             self._wake_writer.set()
             return
-        await self._transport.send(InputAudioBufferAppend.from_audio(audio))
+        await self._transport.send_audio(audio)
 
     def send_audio_nowait(self, audio: bytes) -> bool:
         """Append input audio without waiting; False (and counted) if the queue is full."""

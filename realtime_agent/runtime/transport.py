@@ -38,6 +38,7 @@ from realtime_agent.redact import Secret, redacting_logger
 from realtime_agent.schema import codec, dialect
 from realtime_agent.schema.client import ClientEvent
 from realtime_agent.schema.codec import UnknownServerEvent
+from realtime_agent.schema.common import encode_base64
 from realtime_agent.schema.dialect import Dialect
 from realtime_agent.schema.server import ServerEvent
 
@@ -53,6 +54,8 @@ EventHandler: TypeAlias = Callable[[ServerEvent | UnknownServerEvent], None]
 ErrorHandler: TypeAlias = Callable[[RemoteProtocolError], None]
 
 OPENAI_URL = "wss://api.openai.com/v1/realtime"
+_APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":"'
+_APPEND_TAIL = '"}'
 DEFAULT_MODEL = "gpt-realtime"
 AZURE_PREVIEW_VERSION = "2025-04-01-preview"
 
@@ -164,6 +167,10 @@ class Transport(Protocol):
         """Send one client event. Raises ConnectionLost."""
         ...
 
+    async def send_audio(self, audio: bytes) -> None:
+        """Send ``input_audio_buffer.append`` with this audio. Raises ConnectionLost."""
+        ...
+
     async def recv(self) -> ServerEvent | UnknownServerEvent:
         """The next server event. Raises ConnectionLost, or RemoteProtocolError for a bad frame."""
         ...
@@ -239,7 +246,17 @@ class WebSocketTransport:
 
     async def send(self, event: ClientEvent) -> None:
         """Send one client event (translated for beta). Raises ConnectionLost."""
-        frame = codec.encode(dialect.client_to_beta(event) if self._beta else event)
+        await self._send(codec.encode(dialect.client_to_beta(event) if self._beta else event))
+
+    async def send_audio(self, audio: bytes) -> None:
+        """Send ``input_audio_buffer.append`` (the same in both dialects) with this audio.
+
+        The frame is written straight from a template: 50 times a second per session,
+        building and serialising the model would cost more than the rest of the send.
+        """
+        await self._send(_APPEND_HEAD + encode_base64(audio) + _APPEND_TAIL)
+
+    async def _send(self, frame: str) -> None:
         try:
             await self._ws.send(frame)
         except ConnectionClosed as exc:

@@ -227,6 +227,26 @@ async def test_push_to_talk_commits_then_asks_in_order() -> None:
     assert responder.contexts[0].user_text == "what's up"
 
 
+@pytest.mark.parametrize("beta", [False, True])
+async def test_input_audio_reaches_the_server_byte_exact(beta: bool) -> None:
+    audio = speech()
+    frames = [audio[start : start + 960] for start in range(0, len(audio), 960)]
+    async with LocalRealtimeServer() as server:
+        agent = Agent(turn_detection=None)
+        async with connect(agent, url=server.url, beta=beta) as session:
+            for frame in frames[:10]:  # nothing waits: each leaves from this task
+                await session.send_audio(frame)
+            await session.update_session(agent)  # now something waits: the next queue behind
+            for frame in frames[10:]:
+                await session.send_audio(frame)
+            await session.commit()
+            await next_of(
+                session, app.HistoryAdded, lambda e: getattr(e.item, "role", "") == "user"
+            )
+        user = server.sessions[0].conversation.entries()[-1]
+    assert bytes(user.audio) == audio
+
+
 async def test_audio_in_from_a_source() -> None:
     responder = ScriptedResponder(["You spoke."])
     async with LocalRealtimeServer(responder=responder) as server:
