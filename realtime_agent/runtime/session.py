@@ -1,14 +1,17 @@
 """RealtimeSession: the loop an application embeds. ``async with connect(agent) as session``.
 
-One supervisor task per session owns a TaskGroup with every other task: the reader
-(server events into the core), the writer (client events out), the capture (an audio
-source, if any) and one task per running tool. The core decides; this module carries
-out its actions:
+One supervisor task per session owns a TaskGroup with every other task: the reader,
+the writer (client events out), the capture (an audio source, if any) and one task per
+running tool. Server events go into the core as their frames are parsed, inside the
+connection's ``data_received`` (no queue, no task switch per event); the reader task
+only takes what cannot come that way (a fragmented message) and the end of the
+connection. The core decides; this module carries out its actions:
 
 * events to send go to the writer through two queues: reactions of the core (a
   truncate, a cancel, a tool's output) jump ahead; what the application sends (audio,
   text, commit, response requests) keeps its order and applies backpressure: a full
-  audio queue makes ``await send_audio()`` wait;
+  audio queue makes ``await send_audio()`` wait. When nothing waits, an audio frame
+  leaves at once from the caller's task;
 * assistant audio goes to the playout, which feeds the sink; on barge-in the playout
   stops within one frame and tells the core what was heard, so the cut is exact;
 * events for the application go to a bounded queue that never blocks the reader: when
