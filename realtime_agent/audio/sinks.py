@@ -139,8 +139,8 @@ class ClockSink(_Format):
 
     @property
     def written_samples(self) -> int:
-        """Samples heard plus samples queued."""
-        self._advance()
+        """Samples heard plus samples queued (playing moves samples from one to the other,
+        so the sum needs no look at the clock)."""
         return self._played + self._queued
 
     @property
