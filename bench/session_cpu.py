@@ -180,7 +180,11 @@ def main() -> None:
                 counts[name] = result["audio"]
     sent = server.events_sent
     per_run = len(clients)
-    print(f"stream: {seconds:.0f} s of speech, {sent[0]} server events per conversation")
+    # One connection per client run, each client's alike (their setups differ by an event
+    # or two: ours and openai-agents send session.update, the floor does not).
+    if len(sent) != runs * per_run or any(len(set(sent[i::per_run])) != 1 for i in range(per_run)):
+        raise SystemExit(f"expected {runs} alike conversations per client, got {sent}")
+    print(f"stream: {seconds:.0f} s of speech, {sent[0]} server events per conversation (floor)")
     print(f"{'client':>16} {'µs/event':>9} {'x floor':>8} {'runs (ms CPU)':>20}")
     micros: dict[str, float] = {}
     for index, name in enumerate(clients):
