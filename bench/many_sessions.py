@@ -35,6 +35,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ async def session(url: str, audio: bytes, lane: Lane, window: tuple[float, float
             await consumer
 
 
-async def _enumerate(source: Any) -> Any:
+async def _enumerate(source: AsyncIterable[bytes]) -> AsyncIterator[tuple[int, bytes]]:
     index = 0
     async for frame in source:
         yield index, frame
