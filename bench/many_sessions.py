@@ -206,8 +206,9 @@ def main() -> None:
         print("no step kept real time")
         return
     sessions, f = knee
+    label = "knee" if sessions != ladder[-1] else "no step failed; the last"
     print(
-        f"knee: {sessions} sessions kept real time on one client core"
+        f"{label}: {sessions} sessions kept real time on one client core"
         f" ({f['cpu']:.0%} of it; {f['cpu'] / sessions * 1000:.2f} ms CPU per session-second);"
         f" by CPU per session, {sessions / f['cpu']:.0f} sessions per core"
     )
