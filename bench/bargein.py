@@ -61,6 +61,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import random
 import subprocess
 import sys
@@ -73,7 +74,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import machine
+from benchlib import CLIENT_CPU, SERVER_CPU, machine, pinned
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Event
@@ -207,7 +208,13 @@ class Served:
 def server_process(plan: Plan) -> Iterator[Served]:
     """Run :func:`serve` in a child process."""
     command = [sys.executable, str(Path(__file__)), "--serve", *plan.args()]
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=pinned(SERVER_CPU),
+    )
     assert process.stdin is not None and process.stdout is not None
     served: Served | None = None
     try:
@@ -800,6 +807,8 @@ def main() -> None:
     if args.serve:
         asyncio.run(serve(plan))
         return
+    if CLIENT_CPU is not None:  # this process is the client
+        os.sched_setaffinity(0, {CLIENT_CPU})
     print(f"machine: {machine()}")
     dispatch = dispatch_cost()  # before the run: a quiet process
     with server_process(plan) as served:

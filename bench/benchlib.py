@@ -30,7 +30,7 @@ from realtime_agent.server import (
 )
 from realtime_agent.server.vad import Detector
 
-__all__ = ["CLIENT_CPU", "ServerProcess", "long_reply", "machine", "pinned"]
+__all__ = ["CLIENT_CPU", "SERVER_CPU", "ServerProcess", "long_reply", "machine", "pinned"]
 
 # With two cores or more, the server and the client each get one of their own (Linux):
 # no migrations, no cache shared with the other side: steadier figures.
