@@ -63,7 +63,6 @@ import json
 import math
 import os
 import random
-import subprocess
 import sys
 import time
 from collections import deque
@@ -74,7 +73,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import CLIENT_CPU, SERVER_CPU, machine, pinned
+from benchlib import CLIENT_CPU, ChildServer, machine
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Event
@@ -207,32 +206,12 @@ class Served:
 @contextmanager
 def server_process(plan: Plan) -> Iterator[Served]:
     """Run :func:`serve` in a child process."""
-    command = [sys.executable, str(Path(__file__)), "--serve", *plan.args()]
-    process = subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=pinned(SERVER_CPU),
-    )
-    assert process.stdin is not None and process.stdout is not None
-    served: Served | None = None
-    try:
-        line = process.stdout.readline()
-        if not line.startswith("{"):
-            raise RuntimeError(f"the bench server did not start (it printed {line!r})")
-        started = json.loads(line)
+    with ChildServer([sys.executable, str(Path(__file__)), "--serve", *plan.args()]) as child:
+        started = json.loads(child.first)
         served = Served(started["url"], started["deltas"])
         yield served
-    finally:
-        try:
-            output, _ = process.communicate(timeout=30)  # closes stdin: the server stops
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-    lines = output.strip().splitlines()
-    if served is not None and lines:
-        served.sent = json.loads(lines[-1])["sent"]
+    if child.last:
+        served.sent = json.loads(child.last)["sent"]
 
 
 # --- instruments -------------------------------------------------------------------------

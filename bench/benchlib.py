@@ -30,7 +30,15 @@ from realtime_agent.server import (
 )
 from realtime_agent.server.vad import Detector
 
-__all__ = ["CLIENT_CPU", "SERVER_CPU", "ServerProcess", "long_reply", "machine", "pinned"]
+__all__ = [
+    "CLIENT_CPU",
+    "SERVER_CPU",
+    "ChildServer",
+    "ServerProcess",
+    "long_reply",
+    "machine",
+    "pinned",
+]
 
 # With two cores or more, the server and the client each get one of their own (Linux):
 # no migrations, no cache shared with the other side: steadier figures.
@@ -79,7 +87,58 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.system()}, {python}{pinning}"
 
 
-class ServerProcess:
+class ChildServer:
+    """A server in a child process pinned to its core: ``with ChildServer(command) as child``.
+
+    The child prints one line when it listens (``first``), serves until its stdin
+    closes, and may print a last line as it ends (``last``, known after the block).
+    """
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        self.first = ""
+        self.last = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    @property
+    def pid(self) -> int:
+        """The server process's id."""
+        assert self._process is not None
+        return self._process.pid
+
+    def __enter__(self) -> Self:
+        self._process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=pinned(SERVER_CPU),
+        )
+        assert self._process.stdout is not None
+        self.first = self._process.stdout.readline().strip()
+        if not self.first:
+            self._process.kill()
+            self._process.communicate()
+            raise RuntimeError(f"the bench server did not start: {' '.join(self.command)}")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._process is not None
+        try:
+            output, _ = self._process.communicate(timeout=30)  # closes stdin: it stops
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            output, _ = self._process.communicate()
+        lines = output.strip().splitlines()
+        self.last = lines[-1] if lines else ""
+
+
+class ServerProcess(ChildServer):
     """The local server in a child process: ``with ServerProcess(...) as server: server.url``.
 
     Modes: ``"reply"`` answers the first response with a call to ``get_weather`` and the
@@ -90,45 +149,18 @@ class ServerProcess:
     """
 
     def __init__(self, mode: str = "reply", *, seconds: float = 60.0, vad: str = "energy") -> None:
-        self.args = ["--mode", mode, "--seconds", str(seconds), "--vad", vad]
-        self.url = ""
-        self.events_sent: list[int] = []
-        """Events sent on each connection, in order (known once the process has ended)."""
-        self._process: subprocess.Popen[str] | None = None
+        args = ["serve", "--mode", mode, "--seconds", str(seconds), "--vad", vad]
+        super().__init__([sys.executable, str(Path(__file__)), *args])
 
     @property
-    def pid(self) -> int:
-        """The server process's id."""
-        assert self._process is not None
-        return self._process.pid
+    def url(self) -> str:
+        """Where the server listens."""
+        return self.first
 
-    def __enter__(self) -> Self:
-        command = [sys.executable, str(Path(__file__)), "serve", *self.args]
-        self._process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=pinned(SERVER_CPU),
-        )
-        assert self._process.stdout is not None
-        self.url = self._process.stdout.readline().strip()
-        if not self.url.startswith("ws://"):
-            self._process.kill()
-            raise RuntimeError(f"the bench server did not start (it printed {self.url!r})")
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._process is not None
-        output, _ = self._process.communicate(timeout=30)  # closes stdin: the server stops
-        lines = output.strip().splitlines()
-        if lines:
-            self.events_sent = list(json.loads(lines[-1]))
+    @property
+    def events_sent(self) -> list[int]:
+        """Events sent on each connection, in order (known once the process has ended)."""
+        return list(json.loads(self.last)) if self.last else []
 
 
 async def _serve(mode: str, seconds: float, vad: str) -> None:
