@@ -253,9 +253,9 @@ class RealtimeSession:
             try:
                 event = await self._transport.recv()
             except RemoteProtocolError as error:
-                self._execute(self.core.receive_error(error))
+                self._receive_error(error)
                 continue
-            self._execute(self.core.receive(event))
+            self._receive(event)
 
     def _receive(self, event: ServerEvent | UnknownServerEvent) -> None:
         self._execute(self.core.receive(event))
