@@ -27,6 +27,8 @@ the raw frame. The underlying cause (a pydantic ``ValidationError``, a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 __all__ = [
     "AudioError",
     "AuthenticationError",
@@ -42,12 +44,16 @@ __all__ = [
 RAW_EXCERPT_CHARS = 200
 
 
-def excerpt(raw: str | bytes, limit: int = RAW_EXCERPT_CHARS) -> str:
-    """A bounded, printable excerpt of a raw frame for error messages."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else raw
-    if len(text) <= limit:
+def excerpt(raw: str | bytes | bytearray | memoryview, limit: int = RAW_EXCERPT_CHARS) -> str:
+    """A bounded, printable excerpt of a raw frame for error messages (never decodes more
+    of a long frame than it keeps)."""
+    if isinstance(raw, str):
+        text, size, unit = raw[: limit + 1], len(raw), "chars"
+    else:
+        text, size, unit = bytes(raw[: 4 * limit + 4]).decode("utf-8", "replace"), len(raw), "bytes"
+    if len(text) <= limit and (unit == "chars" or size <= 4 * limit):
         return text
-    return f"{text[:limit]}... ({len(text)} chars)"
+    return f"{text[:limit]}... ({size} {unit})"
 
 
 class RealtimeAgentError(Exception):
@@ -66,6 +72,10 @@ class RemoteProtocolError(RealtimeAgentError):
         field: the dotted path of the offending field inside the event, or None when
             the frame as a whole is wrong (invalid JSON, not an object, no ``type``).
         raw: a bounded excerpt of the raw frame (see :data:`RAW_EXCERPT_CHARS`).
+        ids: the identifiers the frame carried at its top level (``call_id``,
+            ``item_id``, ``response_id``, ...) when it was a JSON object, read even
+            though the event as a whole is invalid: so that a broken function call can
+            still be answered.
     """
 
     def __init__(
@@ -74,12 +84,14 @@ class RemoteProtocolError(RealtimeAgentError):
         *,
         event_type: str | None = None,
         field: str | None = None,
-        raw: str | bytes = "",
+        raw: str | bytes | bytearray | memoryview = "",
+        ids: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.event_type = event_type
         self.field = field
         self.raw = excerpt(raw)
+        self.ids: Mapping[str, str] = ids or {}
 
 
 class TransportError(RealtimeAgentError):

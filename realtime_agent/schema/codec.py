@@ -8,8 +8,13 @@ over a dict). What can come out of a decode:
 * :class:`UnknownServerEvent` / :class:`UnknownClientEvent` for a ``type`` this
   version does not know, carrying the raw JSON (forward compatible, never a crash);
 * :class:`~realtime_agent.errors.RemoteProtocolError` for anything else: invalid JSON,
-  a non-object, no ``type``, or a known type with wrong fields. It names the event
+  a non-object, no ``type``, a known type with wrong fields, or a NaN or infinity
+  anywhere (JSON has neither, and encode could not write it back). It names the event
   type and the field path and chains the pydantic error. No other exception escapes.
+
+A frame is text or UTF-8 bytes: ``str``, ``bytes``, ``bytearray`` or ``memoryview``
+(:data:`Frame`); bytes are parsed where they lie, without a copy (a ``memoryview`` that
+is a part of its buffer, or of an object other than bytes, is copied once).
 
 ``encode`` writes exactly the fields that were set (explicit ``null`` included, since
 ``turn_detection: null`` turns VAD off), so a decoded event re-encodes to equal JSON.
@@ -20,16 +25,19 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeAlias, TypeVar
 
+import pydantic_core
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from realtime_agent.errors import RemoteProtocolError
 from realtime_agent.schema.beta import BetaClientEvent, BetaServerEvent
 from realtime_agent.schema.client import ClientEvent
+from realtime_agent.schema.common import TOLERATE_INCOMPLETE, non_finite_path
 from realtime_agent.schema.server import ServerEvent
 
 __all__ = [
+    "Frame",
     "UnknownClientEvent",
     "UnknownServerEvent",
     "decode",
@@ -65,46 +73,82 @@ class UnknownClientEvent(_UnknownEvent):
 E = TypeVar("E")
 U = TypeVar("U", UnknownServerEvent, UnknownClientEvent)
 
+Frame: TypeAlias = str | bytes | bytearray | memoryview
+"""A frame as a WebSocket library hands it over: text, or its UTF-8 bytes."""
+
 _SNIFF = {name: re.compile(rf'"{name}"\s*:\s*"([^"\\]{{1,200}})"') for name in ("type", "event_id")}
 
 
-def _sniff(frame: str | bytes, name: str) -> str | None:
+def _sniff(frame: Frame, name: str) -> str | None:
     head = frame[:4096]
-    text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
+    text = head if isinstance(head, str) else str(head, "utf-8", "replace")
     match = _SNIFF[name].search(text)
     return match.group(1) if match else None
 
 
-def sniff_type(frame: str | bytes) -> str | None:
+def sniff_type(frame: Frame) -> str | None:
     """The ``type`` a frame seems to have, found without parsing it (it may not be JSON)."""
     return _sniff(frame, "type")
 
 
-def sniff_event_id(frame: str | bytes) -> str | None:
+def sniff_event_id(frame: Frame) -> str | None:
     """The ``event_id`` a frame seems to have, found without parsing it."""
     return _sniff(frame, "event_id")
 
 
-def _as_text(frame: str | bytes) -> str:
-    return frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+def _parsable(frame: Frame) -> str | bytes | bytearray:
+    """What pydantic parses: ``frame`` itself, or the bytes a ``memoryview`` shows."""
+    if not isinstance(frame, memoryview):
+        return frame
+    base = frame.obj
+    if isinstance(base, bytes | bytearray) and frame.contiguous and frame.nbytes == len(base):
+        return base  # the whole of a bytes object: no copy
+    return frame.tobytes()
+
+
+def _top_level_ids(frame: str | bytes | bytearray) -> dict[str, str]:
+    """The identifying fields (``name``, ``*_id``) of a JSON object, when they are short strings.
+
+    For an event that failed to validate: a broken ``arguments.done`` still names its call.
+    """
+    try:
+        data = pydantic_core.from_json(frame)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        key: value
+        for key, value in data.items()
+        if (key == "name" or key.endswith("_id")) and isinstance(value, str) and len(value) <= 512
+    }
+
+
+def _as_text(frame: str | bytes | bytearray) -> str:
+    return frame if isinstance(frame, str) else str(frame, "utf-8", "replace")
 
 
 class _Decoder(Generic[E, U]):
     """Decodes one direction of one dialect: a cached adapter plus the unknown fallback."""
 
-    def __init__(self, union: Any, unknown: type[U], what: str) -> None:
+    def __init__(self, union: Any, unknown: type[U], what: str, *, tolerant: bool) -> None:
         discriminated: Any = Annotated[union, Field(discriminator="type")]
         self._adapter: TypeAdapter[E] = TypeAdapter(discriminated)
         self._unknown: type[U] = unknown
         self._what = what
+        self._tolerant = tolerant
 
-    def __call__(self, frame: str | bytes) -> E | U:
+    def __call__(self, frame: Frame) -> E | U:
+        data = _parsable(frame)
+        token = TOLERATE_INCOMPLETE.set(self._tolerant)
         try:
-            return self._adapter.validate_json(frame)
+            return self._adapter.validate_json(data)
         except ValidationError as exc:
-            return self._recover(frame, exc)
+            return self._recover(data, exc)
+        finally:
+            TOLERATE_INCOMPLETE.reset(token)
 
-    def _recover(self, frame: str | bytes, exc: ValidationError) -> U:
+    def _recover(self, frame: str | bytes | bytearray, exc: ValidationError) -> U:
         errors = exc.errors(include_url=False, include_input=False)
         first = errors[0]
         kind, loc = first["type"], first["loc"]
@@ -135,15 +179,25 @@ class _Decoder(Generic[E, U]):
             event_type=event_type,
             field=path,
             raw=frame,
+            ids=_top_level_ids(frame),
         ) from exc
 
-    def _unknown_event(self, frame: str | bytes, exc: ValidationError) -> U:
+    def _unknown_event(self, frame: str | bytes | bytearray, exc: ValidationError) -> U:
         text = _as_text(frame)
         data = json.loads(text)  # valid JSON: the adapter got as far as the tag
         event_type = data.get("type")
         if not isinstance(event_type, str):
             raise RemoteProtocolError(
                 f"malformed {self._what} frame: 'type' is not a string", raw=frame
+            ) from exc
+        path = non_finite_path(data)
+        if path is not None:
+            raise RemoteProtocolError(
+                f"invalid {event_type} {self._what} event: field {path!r}: "
+                "JSON has no NaN or Infinity",
+                event_type=event_type,
+                field=path,
+                raw=frame,
             ) from exc
         event_id = data.get("event_id")
         return self._unknown(
@@ -154,36 +208,38 @@ class _Decoder(Generic[E, U]):
         )
 
 
+# Server events tolerate a nested object of a known type that lacks what its model needs
+# (the SDK does); client events are read as the server reads them (see TOLERATE_INCOMPLETE).
 _SERVER: _Decoder[ServerEvent, UnknownServerEvent] = _Decoder(
-    ServerEvent, UnknownServerEvent, "server"
+    ServerEvent, UnknownServerEvent, "server", tolerant=True
 )
 _CLIENT: _Decoder[ClientEvent, UnknownClientEvent] = _Decoder(
-    ClientEvent, UnknownClientEvent, "client"
+    ClientEvent, UnknownClientEvent, "client", tolerant=False
 )
 _BETA_SERVER: _Decoder[BetaServerEvent, UnknownServerEvent] = _Decoder(
-    BetaServerEvent, UnknownServerEvent, "server"
+    BetaServerEvent, UnknownServerEvent, "server", tolerant=True
 )
 _BETA_CLIENT: _Decoder[BetaClientEvent, UnknownClientEvent] = _Decoder(
-    BetaClientEvent, UnknownClientEvent, "client"
+    BetaClientEvent, UnknownClientEvent, "client", tolerant=False
 )
 
 
-def decode(frame: str | bytes) -> ServerEvent | UnknownServerEvent:
+def decode(frame: Frame) -> ServerEvent | UnknownServerEvent:
     """Decode a GA server frame. Raises RemoteProtocolError if it breaks the protocol."""
     return _SERVER(frame)
 
 
-def decode_client(frame: str | bytes) -> ClientEvent | UnknownClientEvent:
+def decode_client(frame: Frame) -> ClientEvent | UnknownClientEvent:
     """Decode a GA client frame. Raises RemoteProtocolError if it breaks the protocol."""
     return _CLIENT(frame)
 
 
-def decode_beta(frame: str | bytes) -> BetaServerEvent | UnknownServerEvent:
+def decode_beta(frame: Frame) -> BetaServerEvent | UnknownServerEvent:
     """Decode a beta server frame; ``dialect.server_to_ga`` turns it into GA."""
     return _BETA_SERVER(frame)
 
 
-def decode_beta_client(frame: str | bytes) -> BetaClientEvent | UnknownClientEvent:
+def decode_beta_client(frame: Frame) -> BetaClientEvent | UnknownClientEvent:
     """Decode a beta client frame; ``dialect.client_to_ga`` turns it into GA."""
     return _BETA_CLIENT(frame)
 

@@ -4,20 +4,27 @@ Every wire model keeps fields it does not know (``extra="allow"``) and writes th
 back out: the server adds fields without notice, and a client that rejects them
 breaks the day it happens. Nested objects discriminated by ``type`` (formats,
 items, content parts, tools, turn detection) fall back to an ``Unknown*`` model
-that keeps the raw data when the ``type`` is new, for the same reason.
+that keeps the raw data when the ``type`` is new, for the same reason, and when
+the object leaves out what its model needs (see :func:`tagged_union`).
+
+Numbers are finite: JSON has no NaN or Infinity, and a value that could not be
+written back as JSON is refused (a float field, an untyped one, an unknown field).
 """
 
 from __future__ import annotations
 
 import binascii
+import math
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union, get_args
 
 import pybase64
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Tag
 
 from realtime_agent.errors import RemoteProtocolError
 
 __all__ = [
+    "TOLERATE_INCOMPLETE",
     "UNKNOWN_TAG",
     "AudioFormat",
     "BetaAudioFormat",
@@ -25,6 +32,7 @@ __all__ = [
     "ClientEventBase",
     "ErrorDetail",
     "InputTokenDetails",
+    "JsonData",
     "OutputTokenDetails",
     "PcmFormat",
     "PcmaFormat",
@@ -40,17 +48,72 @@ __all__ = [
     "WireModel",
     "decode_base64",
     "literal_tag",
+    "non_finite_path",
     "tagged_union",
 ]
 
 #: The tag a tagged union gives to a ``type`` it does not know.
 UNKNOWN_TAG = "__unknown__"
 
+#: Whether a tagged union reads an object of a known ``type`` that lacks a value its model
+#: needs as the ``Unknown*`` model (True, the default: server events, read as the openai
+#: SDK reads them) or refuses it (False: client events, read as the server reads them,
+#: which answers ``missing_required_parameter``). The codec sets it per decoder.
+TOLERATE_INCOMPLETE: ContextVar[bool] = ContextVar("TOLERATE_INCOMPLETE", default=True)
+
+
+def non_finite_path(value: Any) -> str | None:
+    """The dotted path of the first NaN or infinity in JSON data (``""`` for ``value`` itself).
+
+    None when there is none. Iterative: JSON nests deeper than Python recurses.
+    """
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        path, node = pending.pop()
+        if isinstance(node, float):
+            if not math.isfinite(node):
+                return path
+        elif isinstance(node, dict):
+            pending.extend((f"{path}.{key}" if path else str(key), v) for key, v in node.items())
+        elif isinstance(node, list):
+            pending.extend((f"{path}.{i}" if path else str(i), v) for i, v in enumerate(node))
+    return None
+
+
+def _finite(value: Any) -> Any:
+    path = non_finite_path(value)
+    if path is not None:
+        where = f" (at {path})" if path else ""
+        raise ValueError(f"JSON has no NaN or Infinity{where}")
+    return value
+
+
+JsonData: TypeAlias = Annotated[Any, AfterValidator(_finite)]
+"""Any JSON value; one holding NaN or an infinity (which have no JSON text) is refused."""
+
+
+def _extra_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    # Unknown fields are JsonData, whose schema is {}: say `true`, as plain `extra="allow"` does.
+    if schema.get("additionalProperties") == {}:
+        schema["additionalProperties"] = True
+
 
 class WireModel(BaseModel):
-    """Base of every model on the wire: keeps unknown fields and writes them back."""
+    """Base of every model on the wire: keeps unknown fields and writes them back.
 
-    model_config = ConfigDict(extra="allow", protected_namespaces=(), use_attribute_docstrings=True)
+    Float fields, and unknown fields, refuse NaN and infinities: they could not be
+    written back as JSON (pydantic would write ``null``).
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        protected_namespaces=(),
+        use_attribute_docstrings=True,
+        allow_inf_nan=False,
+        json_schema_extra=_extra_schema,
+    )
+
+    __pydantic_extra__: dict[str, JsonData]
 
 
 class TaggedModel(WireModel):
@@ -103,19 +166,61 @@ def tagged_union(
 
     ``default`` is the tag used when ``type`` is absent (the spec lets a function tool
     omit it, for example); without a default an absent ``type`` is unknown too.
+
+    ``unknown`` also reads an object whose ``type`` is known but which has ``null``, or
+    nothing, where that type's model needs a value: a beta message with ``content:
+    null`` or no ``role``, a call output with ``call_id: null``, an ``audio/pcm`` format
+    with ``rate: null``. The openai SDK accepts them; an ``Unknown*`` model keeps them
+    exactly as sent, where a typed model would either lie (an empty call id) or fail
+    the whole event. A value of the wrong type still fails: only absence is tolerated,
+    and only while :data:`TOLERATE_INCOMPLETE` is true. A ``type`` that is not a string
+    goes to ``unknown`` too, which refuses it.
     """
     tags = {literal_tag(model): model for model in models}
+    classes = {model: tag for tag, model in tags.items()}
+    required = {tag: _required(model) for tag, model in tags.items()}
+    non_null = {tag: _non_null(model) for tag, model in tags.items()}
 
     def tag_of(value: Any) -> str:
-        if isinstance(value, dict):
-            tag = value.get("type", default)
-        else:
-            tag = getattr(value, "type", default)
-        return tag if tag in tags else UNKNOWN_TAG
+        if not isinstance(value, dict):
+            # A model built in Python is its own variant; JSON that is not an object is
+            # left to `unknown`, which refuses it.
+            return classes.get(type(value), UNKNOWN_TAG)
+        tag = value.get("type", default)
+        if not isinstance(tag, str) or tag not in tags:
+            return UNKNOWN_TAG
+        if TOLERATE_INCOMPLETE.get() and (
+            any(value.get(name) is None for name in required[tag])
+            or any(name in value and value[name] is None for name in non_null[tag])
+        ):
+            return UNKNOWN_TAG
+        return tag
 
     choices: list[Any] = [_annotated(model, Tag(tag)) for tag, model in tags.items()]
     choices.append(_annotated(unknown, Tag(UNKNOWN_TAG)))
     return _annotated(Union[tuple(choices)], Discriminator(tag_of))  # noqa: UP007
+
+
+def _required(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model`` without a default, that cannot be null."""
+    return tuple(
+        name
+        for name, info in model.model_fields.items()
+        if name != "type" and info.is_required() and not _admits_none(info.annotation)
+    )
+
+
+def _non_null(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model`` with a default, that cannot be null."""
+    return tuple(
+        name
+        for name, info in model.model_fields.items()
+        if name != "type" and not info.is_required() and not _admits_none(info.annotation)
+    )
+
+
+def _admits_none(annotation: Any) -> bool:
+    return annotation is Any or annotation is None or type(None) in get_args(annotation)
 
 
 def _annotated(tp: Any, *metadata: Any) -> Any:
@@ -168,7 +273,7 @@ class PcmaFormat(TaggedModel):
 
 
 class UnknownAudioFormat(WireModel):
-    """An audio format this version does not know, kept as sent."""
+    """An audio format this version does not know, or lacking a value it needs, as sent."""
 
     type: str | None = None
 

@@ -27,12 +27,13 @@ import enum
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from realtime_agent.errors import RemoteProtocolError
 from realtime_agent.schema import beta as b
 from realtime_agent.schema import client as c
 from realtime_agent.schema import server as s
-from realtime_agent.schema.codec import UnknownClientEvent, UnknownServerEvent
+from realtime_agent.schema.codec import UnknownClientEvent, UnknownServerEvent, encode
 from realtime_agent.schema.common import BetaSourced, literal_tag
 from realtime_agent.schema.items import (
     AudioPart,
@@ -355,10 +356,33 @@ def _renamed(event: BaseModel, target: type[M]) -> M:
     return _rebuild(target, event, type=literal_tag(target))
 
 
+def _as_ga(event: BaseModel, name: str, translate: Callable[[Any], S], what: str) -> S:
+    """``translate(event.<name>)``, or RemoteProtocolError if that is not valid GA.
+
+    A beta object can carry a field beta does not define but GA does, with a value GA
+    refuses (``session.audio: 5``): the event decoded, yet has no GA form.
+    """
+    try:
+        return translate(getattr(event, name))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        path = ".".join(str(part) for part in (name, *first["loc"]))
+        event_type = str(getattr(event, "type", ""))
+        raise RemoteProtocolError(
+            f"invalid {event_type} {what} event: field {path!r} has no GA form: {first['msg']}",
+            event_type=event_type,
+            field=path,
+            raw=encode(event),
+        ) from exc
+
+
 def server_to_ga(
     event: b.BetaServerEvent | UnknownServerEvent,
 ) -> s.ServerEvent | UnknownServerEvent:
-    """A beta server event in GA form (the runtime's internal vocabulary)."""
+    """A beta server event in GA form (the runtime's internal vocabulary).
+
+    Raises RemoteProtocolError for a decoded event that has no GA form (see ``_as_ga``).
+    """
     match event:
         case (
             b.BetaResponseTextDelta()
@@ -370,13 +394,17 @@ def server_to_ga(
         ):
             return cast(s.ServerEvent, _renamed(event, _RENAMED_TO_GA[type(event)]))
         case b.BetaSessionCreated():
-            return _rebuild(s.SessionCreated, event, session=session_to_ga(event.session))
+            session = _as_ga(event, "session", session_to_ga, "server")
+            return _rebuild(s.SessionCreated, event, session=session)
         case b.BetaSessionUpdated():
-            return _rebuild(s.SessionUpdated, event, session=session_to_ga(event.session))
+            session = _as_ga(event, "session", session_to_ga, "server")
+            return _rebuild(s.SessionUpdated, event, session=session)
         case b.BetaResponseCreated():
-            return _rebuild(s.ResponseCreated, event, response=response_to_ga(event.response))
+            response = _as_ga(event, "response", response_to_ga, "server")
+            return _rebuild(s.ResponseCreated, event, response=response)
         case b.BetaResponseDone():
-            return _rebuild(s.ResponseDone, event, response=response_to_ga(event.response))
+            response = _as_ga(event, "response", response_to_ga, "server")
+            return _rebuild(s.ResponseDone, event, response=response)
         case _:
             return event  # the same in both dialects
 
@@ -476,12 +504,17 @@ def client_to_beta(
 def client_to_ga(
     event: b.BetaClientEvent | UnknownClientEvent,
 ) -> c.ClientEvent | UnknownClientEvent:
-    """A beta client event in GA form (what the local server works with)."""
+    """A beta client event in GA form (what the local server works with).
+
+    Raises RemoteProtocolError for a decoded event that has no GA form (see ``_as_ga``).
+    """
     match event:
         case b.BetaSessionUpdate():
-            return _rebuild(c.SessionUpdate, event, session=session_to_ga(event.session))
-        case b.BetaResponseCreate(response=BetaResponseCreateParams() as params):
-            return _rebuild(c.ResponseCreate, event, response=response_params_to_ga(params))
+            session = _as_ga(event, "session", session_to_ga, "client")
+            return _rebuild(c.SessionUpdate, event, session=session)
+        case b.BetaResponseCreate(response=BetaResponseCreateParams()):
+            params = _as_ga(event, "response", response_params_to_ga, "client")
+            return _rebuild(c.ResponseCreate, event, response=params)
         case b.BetaResponseCreate():
             return _rebuild(c.ResponseCreate, event)
         case _:

@@ -6,7 +6,10 @@ content parts discriminated by their own ``type``. The beta dialect uses one fla
 item with everything optional; its shapes are a subset of these models (assistant
 parts are ``text``/``audio`` rather than ``output_text``/``output_audio``), so one
 set of models reads both. A ``type`` this version does not know is kept as raw data
-in an ``Unknown*`` model rather than rejected.
+in an ``Unknown*`` model rather than rejected; so is, in a server event, an item that
+leaves out what its typed model needs (the beta SDK allows a message with ``content:
+null`` or no ``role``, a ``function_call_output`` with ``call_id: null``): the typed
+models stay what the runtime can rely on.
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import Field
 
-from realtime_agent.schema.common import TaggedModel, WireModel, decode_base64, tagged_union
+from realtime_agent.schema.common import (
+    JsonData,
+    TaggedModel,
+    WireModel,
+    decode_base64,
+    tagged_union,
+)
 
 __all__ = [
     "AssistantRole",
@@ -125,7 +134,7 @@ class ItemReferencePart(TaggedModel):
 
 
 class UnknownContentPart(WireModel):
-    """A content part of a type this version does not know, kept as sent."""
+    """A content part of a type this version does not know, or lacking a value it needs, as sent."""
 
     type: str | None = None
 
@@ -198,7 +207,7 @@ class McpCallItem(_ItemBase):
     arguments: str | None = None
     server_label: str | None = None
     output: str | None = None
-    error: Any = None
+    error: JsonData = None
     approval_request_id: str | None = None
 
 
@@ -206,9 +215,9 @@ class McpToolInfo(WireModel):
     """One tool an MCP server lists."""
 
     name: str
-    input_schema: Any = None
+    input_schema: JsonData = None
     description: str | None = None
-    annotations: Any = None
+    annotations: JsonData = None
 
 
 class McpListToolsItem(_ItemBase):
@@ -245,7 +254,12 @@ class ItemReference(TaggedModel):
 
 
 class UnknownItem(WireModel):
-    """An item of a type this version does not know, kept as sent."""
+    """An item of a type this version does not know, kept as sent.
+
+    In a server event, also an item of a known ``type`` with ``null`` (or nothing) where
+    its model needs a value, e.g. a message with no ``role``: it cannot be read as that
+    type (see :func:`~realtime_agent.schema.common.tagged_union`).
+    """
 
     type: str | None = None
     id: str | None = None

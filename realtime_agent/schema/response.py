@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 from realtime_agent.schema.common import (
     AudioFormat,
     BetaAudioFormat,
     BetaSourced,
+    JsonData,
     Usage,
     WireModel,
 )
@@ -77,7 +78,7 @@ class _ResponseBase(WireModel):
     conversation_id: str | None = None
     """``"conv_..."``, or None for an out-of-band response."""
     usage: Usage | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, JsonData] | None = None
 
 
 class Response(_ResponseBase, BetaSourced):
@@ -103,7 +104,7 @@ class _ResponseCreateBase(WireModel):
     tools: list[Tool] | None = None
     conversation: str | None = None
     """``"auto"`` (the default conversation) or ``"none"`` (out of band)."""
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, JsonData] | None = None
     """At most 16 pairs; keys up to 64 characters, values up to 512."""
     input: list[Item] | None = None
     """A new context for this response: items and item references (``[]`` = empty)."""

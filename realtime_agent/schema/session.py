@@ -13,12 +13,13 @@ fields that were set, and no others.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from realtime_agent.schema.common import (
     AudioFormat,
     BetaAudioFormat,
     BetaSourced,
+    JsonData,
     TaggedModel,
     WireModel,
     tagged_union,
@@ -92,7 +93,7 @@ class SemanticVad(TaggedModel):
 
 
 class UnknownTurnDetection(WireModel):
-    """A turn-detection mode this version does not know, kept as sent."""
+    """A turn-detection mode this version does not know, or lacking a value it needs, as sent."""
 
     type: str | None = None
 
@@ -127,7 +128,7 @@ class FunctionTool(TaggedModel):
     type: Literal["function"] = "function"
     name: str | None = None
     description: str | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: dict[str, JsonData] | None = None
 
 
 class McpTool(TaggedModel):
@@ -137,15 +138,15 @@ class McpTool(TaggedModel):
     server_label: str
     server_url: str | None = None
     connector_id: str | None = None
-    allowed_tools: Any = None
-    require_approval: Any = None
+    allowed_tools: JsonData = None
+    require_approval: JsonData = None
     headers: dict[str, str] | None = None
     authorization: str | None = None
     server_description: str | None = None
 
 
 class UnknownTool(WireModel):
-    """A tool of a type this version does not know, kept as sent."""
+    """A tool of a type this version does not know, or lacking a value it needs, as sent."""
 
     type: str | None = None
 
@@ -181,7 +182,7 @@ class TracingConfig(WireModel):
 
     workflow_name: str | None = None
     group_id: str | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, JsonData] | None = None
 
 
 class TokenLimits(WireModel):
@@ -203,7 +204,7 @@ class PromptReference(WireModel):
 
     id: str
     version: str | None = None
-    variables: dict[str, Any] | None = None
+    variables: dict[str, JsonData] | None = None
 
 
 class Reasoning(WireModel):
@@ -340,7 +341,7 @@ class BetaSessionConfig(WireModel):
     speed: float | None = None
     tracing: Literal["auto"] | TracingConfig | None = None
     include: list[str] | None = None
-    client_secret: dict[str, Any] | None = None
+    client_secret: dict[str, JsonData] | None = None
 
 
 class FlatTranscriptionSessionConfig(WireModel):
@@ -352,10 +353,11 @@ class FlatTranscriptionSessionConfig(WireModel):
     id: str | None = None
     object: str | None = None
     expires_at: int | None = None
-    input_audio_format: BetaAudioFormat | None = None
+    input_audio_format: BetaAudioFormat | str | None = None
+    """A beta format name; the SDK lets the server report others, kept as they come."""
     input_audio_transcription: InputTranscription | None = None
     input_audio_noise_reduction: NoiseReduction | None = None
     turn_detection: TurnDetection | None = None
     include: list[str] | None = None
     modalities: list[str] | None = None
-    client_secret: dict[str, Any] | None = None
+    client_secret: dict[str, JsonData] | None = None

@@ -182,6 +182,32 @@ def test_nested_field_path_is_dotted() -> None:
     assert caught.value.field == "item.function_call_output.output"
 
 
+def test_an_invalid_event_still_names_its_ids() -> None:
+    data = {
+        "type": "response.function_call_arguments.done",
+        "event_id": "event_1",
+        "response_id": "resp_1",
+        "item_id": "item_1",
+        "output_index": 0,
+        "call_id": "call_1",
+        "name": "get_weather",
+        "arguments": {"call_id": "not_this_one"},
+    }
+    with pytest.raises(RemoteProtocolError) as caught:
+        codec.decode(frame(data))
+    assert caught.value.field == "arguments"
+    assert caught.value.ids == {
+        "event_id": "event_1",
+        "response_id": "resp_1",
+        "item_id": "item_1",
+        "call_id": "call_1",
+        "name": "get_weather",
+    }
+    with pytest.raises(RemoteProtocolError) as caught:
+        codec.decode(frame(data)[:-20])  # not JSON: no ids
+    assert caught.value.ids == {}
+
+
 @pytest.mark.parametrize("text", ["[1, 2]", '"response.done"', "42", "null", "true", "[]"])
 def test_non_objects_are_refused(text: str) -> None:
     with pytest.raises(RemoteProtocolError, match="not a JSON object") as caught:
