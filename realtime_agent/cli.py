@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from realtime_agent._version import __version__
 from realtime_agent.errors import RemoteProtocolError
@@ -26,6 +26,9 @@ from realtime_agent.schema.client import GA_CLIENT_EVENT_TYPES, GA_EXTRA_CLIENT_
 from realtime_agent.schema.client import InputAudioBufferAppend as Append
 from realtime_agent.schema.codec import UnknownClientEvent, UnknownServerEvent
 from realtime_agent.schema.server import AudioDeltaFields
+
+if TYPE_CHECKING:
+    from realtime_agent.server import LocalRealtimeServer
 
 __all__ = ["StreamSummary", "check_stream", "main"]
 
@@ -119,24 +122,67 @@ def _schema_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(args: argparse.Namespace) -> int:
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024 * 1024, "G": 1024 * 1024 * 1024}
+
+
+def _size(option: str, text: str) -> int | None:
+    """A size option: bytes, or with a K/M/G suffix (KiB, MiB, GiB); ``none``: no limit."""
+    value = text.strip().upper().removesuffix("IB").removesuffix("B")
+    if value == "NONE":
+        return None
+    unit = value[-1:] if value[-1:] in _SIZE_UNITS else ""
+    try:
+        size = int(float(value.removesuffix(unit)) * _SIZE_UNITS[unit])
+    except (ValueError, OverflowError):
+        raise ValueError(f"{option}: not a size: {text!r} (e.g. 32M, 512K, none)") from None
+    if size < 1:
+        raise ValueError(f"{option} must be positive (or none), not {text!r}")
+    return size
+
+
+def _count(option: str, text: str) -> int | None:
+    """A count option; ``none``: no limit."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        count = int(text)
+    except ValueError:
+        raise ValueError(f"{option}: not a number: {text!r}") from None
+    if count < 1:
+        raise ValueError(f"{option} must be positive (or none), not {text!r}")
+    return count
+
+
+def _local_server(args: argparse.Namespace) -> LocalRealtimeServer:
+    """The server ``serve`` runs. Raises ValueError or RuntimeError on a bad option."""
     from realtime_agent.server import LocalRealtimeServer, Pacing
     from realtime_agent.server.speech import EspeakVoice, SpeechSynthesizer, SyntheticVoice
 
-    try:
-        pacing = Pacing.instant() if args.pacing == "instant" else Pacing.times(float(args.pacing))
-        voice: SpeechSynthesizer = EspeakVoice() if args.voice == "espeak" else SyntheticVoice()
-    except (ValueError, RuntimeError) as exc:
-        print(f"realtime-agent: {exc}", file=sys.stderr)
-        return 2
-    server = LocalRealtimeServer(
+    pacing = Pacing.instant() if args.pacing == "instant" else Pacing.times(float(args.pacing))
+    max_message_bytes = _size("--max-message-bytes", args.max_message_bytes)
+    max_outbound_bytes = _size("--max-outbound-bytes", args.max_outbound_bytes)
+    max_connections = _count("--max-connections", args.max_connections)
+    voice: SpeechSynthesizer = EspeakVoice() if args.voice == "espeak" else SyntheticVoice()
+    return LocalRealtimeServer(
         host=args.host,
         port=args.port,
         pacing=pacing,
         api_key=args.api_key,
         vad=args.vad,
         synthesizer=voice,
+        max_message_bytes=max_message_bytes,
+        max_connections=max_connections,
+        allowed_origins=args.allowed_origins,
+        max_outbound_bytes=max_outbound_bytes,
     )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        server = _local_server(args)
+    except (ValueError, RuntimeError) as exc:
+        print(f"realtime-agent: {exc}", file=sys.stderr)
+        return 2
 
     async def run() -> None:
         async with server:
@@ -239,6 +285,35 @@ def _parser() -> argparse.ArgumentParser:
         choices=("synthetic", "espeak"),
         default="synthetic",
         help="how replies sound: a synthetic voice (default) or espeak-ng, if installed",
+    )
+    serve.add_argument(
+        "--max-message-bytes",
+        metavar="SIZE",
+        default="32M",
+        help="largest client message, e.g. 32M, 512K or none; a larger one closes its "
+        "connection with 1009 (default 32M: a 15 MiB audio append, the API's largest, fits)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        metavar="N",
+        default="1000",
+        help="connections served at once; one more gets HTTP 503 (default 1000; none: no cap)",
+    )
+    serve.add_argument(
+        "--allowed-origin",
+        dest="allowed_origins",
+        metavar="ORIGIN",
+        action="append",
+        default=None,
+        help="serve browsers only from this Origin, e.g. http://localhost:3000 (repeatable; "
+        "others get HTTP 403; requests without an Origin are served); default: any",
+    )
+    serve.add_argument(
+        "--max-outbound-bytes",
+        metavar="SIZE",
+        default="16M",
+        help="what may wait for a client that does not read before it is disconnected "
+        "(default 16M; none: no limit)",
     )
     serve.set_defaults(run=_serve)
 

@@ -135,3 +135,99 @@ def test_serve_with_a_bad_pacing_is_one_clear_line(capsys: pytest.CaptureFixture
     assert main(["serve", "--pacing", "fast"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "realtime-agent:" in err
+
+
+def test_serve_limits_default_to_the_servers() -> None:
+    from realtime_agent.cli import _local_server, _parser
+    from realtime_agent.server import LocalRealtimeServer
+
+    served, default = _local_server(_parser().parse_args(["serve"])), LocalRealtimeServer()
+    assert served.max_message_bytes == default.max_message_bytes == 32 * 1024 * 1024
+    assert served.max_connections == default.max_connections == 1000
+    assert served.allowed_origins is default.allowed_origins is None
+    assert served.max_outbound_bytes == default.max_outbound_bytes == 16 * 1024 * 1024
+
+
+def test_serve_limit_options_reach_the_server() -> None:
+    from realtime_agent.cli import _local_server, _parser
+
+    args = _parser().parse_args(
+        [
+            "serve",
+            "--max-message-bytes",
+            "64K",
+            "--max-connections",
+            "none",
+            "--allowed-origin",
+            "http://localhost:3000",
+            "--allowed-origin",
+            "https://app.example",
+            "--max-outbound-bytes",
+            "1.5MiB",
+        ]
+    )
+    server = _local_server(args)
+    assert server.max_message_bytes == 64 * 1024
+    assert server.max_connections is None
+    assert server.allowed_origins == frozenset({"http://localhost:3000", "https://app.example"})
+    assert server.max_outbound_bytes == 1024 * 1024 * 3 // 2
+    unlimited = _parser().parse_args(["serve", "--max-message-bytes", "none"])
+    assert _local_server(unlimited).max_message_bytes is None
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--max-message-bytes", "lots"],
+        ["--max-message-bytes", "0"],
+        ["--max-outbound-bytes", "inf"],
+        ["--max-connections", "0"],
+        ["--max-connections", "many"],
+    ],
+)
+def test_serve_with_a_bad_limit_is_one_clear_line(
+    option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", *option]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"realtime-agent: {option[0]}")
+
+
+async def test_serve_enforces_its_connection_cap_and_origins() -> None:
+    import asyncio
+    import signal
+
+    from websockets.exceptions import InvalidStatus
+
+    from tests.server.client import client
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "realtime_agent.cli",
+        "serve",
+        "--port",
+        "0",
+        "--max-connections",
+        "1",
+        "--allowed-origin",
+        "http://localhost:3000",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        url = line.split(" at ", 1)[1].strip()
+        async with client(url, [("Origin", "http://localhost:3000")]) as peer:
+            assert peer.received[0]["type"] == "session.created"
+            for headers, status in (([("Origin", "https://evil.example")], 403), ([], 503)):
+                with pytest.raises(InvalidStatus) as refused:
+                    async with client(url, headers):
+                        pass
+                assert refused.value.response.status_code == status
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0
+    assert b"Traceback" not in err

@@ -14,96 +14,66 @@ from ``Authorization: Bearer``, Azure's ``api-key`` header, or a browser's
 ``openai-insecure-api-key.<key>`` subprotocol: any key is accepted, or, when the
 server was given one, only that one (a wrong or missing key gets HTTP 401 before the
 upgrade).
+
+As a process on a port it is bounded: the largest client message (1009 past it), the
+connections served at once (HTTP 503 past them), optionally the browser origins served
+(HTTP 403 for others), and what may wait for a client that does not read (it is then
+disconnected, see :mod:`realtime_agent.server.connection`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import logging
-from collections import Counter, deque
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Literal, Self, cast
+from typing import Literal, Self, cast
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from websockets.typing import Subprotocol
 
-from realtime_agent.errors import RemoteProtocolError
 from realtime_agent.redact import redacting_logger
-from realtime_agent.schema import codec, dialect
-from realtime_agent.schema.beta import BetaSessionCreated, BetaSessionUpdated
-from realtime_agent.schema.client import SessionUpdate
-from realtime_agent.schema.common import ErrorDetail
-from realtime_agent.schema.server import ErrorEvent, ResponseFunctionCallArgumentsDone, ServerEvent
-from realtime_agent.server import messages
+from realtime_agent.server.connection import BatchingConnection, Connection, warn_if_unbatched
 from realtime_agent.server.conversation import Ids
-from realtime_agent.server.faults import Fault, FaultPlan, Faults
+from realtime_agent.server.faults import FaultPlan, Faults
+from realtime_agent.server.pacing import Pacing
 from realtime_agent.server.responder import Responder, RuleResponder
-from realtime_agent.server.responses import ResponseRun
 from realtime_agent.server.speech import SpeechSynthesizer, SyntheticVoice
-from realtime_agent.server.state import Effect, Send, ServerSession, Start
+from realtime_agent.server.state import ServerSession
 from realtime_agent.server.vad import Detector
 
-__all__ = ["LocalRealtimeServer", "Pacing"]
-
-logger = logging.getLogger("realtime_agent.server")
+__all__ = [
+    "MAX_CONNECTIONS",
+    "MAX_MESSAGE_BYTES",
+    "MAX_OUTBOUND_BYTES",
+    "LocalRealtimeServer",
+    "Pacing",
+]
 
 _GA_PATHS = ("/v1/realtime", "/openai/v1/realtime")
 _AZURE_PREVIEW_PATH = "/openai/realtime"
-_HIGH_WATER = 512  # queued outbound events above which a response waits for the writer
-_LOW_WATER = 128
-_BURST_MS = 1000.0  # unpaced audio sent between two looks at the client's events
-Frames = str | list[str]  # one message: a whole frame, or a fragmented one's pieces
+_INSTANT = Pacing()
+
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+"""The default largest client message: the real API's largest event, an audio append of
+15 MiB, is 20 MiB in base64; this leaves room for an append the server answers with an
+error rather than a closed connection."""
+MAX_CONNECTIONS = 1000
+"""The default number of connections served at once."""
+MAX_OUTBOUND_BYTES = 16 * 1024 * 1024
+"""The default bytes that may wait for a client before it counts as not reading: minutes
+of audio at real time, many times a burst."""
 
 
-@dataclass(frozen=True, slots=True)
-class Pacing:
-    """How fast responses send their audio: ``speed`` times real time, or as fast as possible.
-
-    The real server sends audio faster than real time. ``Pacing()`` (instant) suits tests;
-    ``Pacing.realtime()`` suits a demo that plays the audio as it comes.
-    """
-
-    speed: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.speed is not None and self.speed <= 0:
-            raise ValueError(f"pacing speed must be positive, not {self.speed}")
-
-    @classmethod
-    def instant(cls) -> Pacing:
-        """As fast as the socket takes it."""
-        return cls(None)
-
-    @classmethod
-    def realtime(cls) -> Pacing:
-        """One second of audio a second."""
-        return cls(1.0)
-
-    @classmethod
-    def times(cls, speed: float) -> Pacing:
-        """``speed`` seconds of audio a second."""
-        return cls(speed)
-
-
-def _json_response(status: HTTPStatus, message: str, code: str) -> Response:
+def _json_response(
+    status: HTTPStatus, message: str, code: str, kind: str = "invalid_request_error"
+) -> Response:
     body = json.dumps(
-        {
-            "error": {
-                "message": message,
-                "type": "invalid_request_error",
-                "code": code,
-                "param": None,
-            }
-        }
+        {"error": {"message": message, "type": kind, "code": code, "param": None}}
     ).encode()
     headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return Response(status.value, status.phrase, headers, body)
@@ -124,6 +94,21 @@ class LocalRealtimeServer:
         faults: faults to inject (see :mod:`realtime_agent.server.faults`).
         seed: makes ids repeatable.
         delta_ms: the audio carried by each ``response.output_audio.delta``.
+        max_message_bytes: the largest client message (whole, or its fragments together);
+            a larger one closes that connection with 1009 (message too big). None: no
+            limit. Default: :data:`MAX_MESSAGE_BYTES` (32 MiB, well above the real API's
+            largest event, a 15 MiB audio append).
+        max_connections: connections served at once (opening or open: one whose closing
+            handshake has begun no longer counts); one more is refused with HTTP 503
+            before the upgrade. None: no limit. Default: :data:`MAX_CONNECTIONS` (1000).
+        allowed_origins: if set, a request with an ``Origin`` header (browsers send one)
+            must carry one of these (e.g. ``"http://localhost:3000"``), or it is refused
+            with HTTP 403 before the upgrade; requests without one (not from a browser)
+            are served. Default: any origin.
+        max_outbound_bytes: what may wait for one client (queued events and the socket's
+            unsent buffer, in bytes) before it counts as not reading: then the server
+            aborts its connection and frees what waited (one event alone may be larger).
+            None: no limit. Default: :data:`MAX_OUTBOUND_BYTES` (16 MiB).
     """
 
     def __init__(
@@ -133,14 +118,27 @@ class LocalRealtimeServer:
         port: int = 0,
         responder: Responder | Callable[[], Responder] | None = None,
         synthesizer: SpeechSynthesizer | None = None,
-        pacing: Pacing = Pacing(),
+        pacing: Pacing = _INSTANT,
         api_key: str | None = None,
         vad: Detector = "webrtc",
         model: str = "gpt-realtime",
         faults: FaultPlan = (),
         seed: int | None = None,
         delta_ms: int = 40,
+        max_message_bytes: int | None = MAX_MESSAGE_BYTES,
+        max_connections: int | None = MAX_CONNECTIONS,
+        allowed_origins: Sequence[str] | None = None,
+        max_outbound_bytes: int | None = MAX_OUTBOUND_BYTES,
     ) -> None:
+        for name, limit in (
+            ("max_message_bytes", max_message_bytes),
+            ("max_connections", max_connections),
+            ("max_outbound_bytes", max_outbound_bytes),
+        ):
+            if limit is not None and limit < 1:
+                raise ValueError(f"{name} must be positive or None, not {limit}")
+        if isinstance(allowed_origins, str):
+            raise TypeError("allowed_origins is a sequence of origins, not one string")
         self.host = host
         self._port = port
         self._responder = responder
@@ -152,6 +150,11 @@ class LocalRealtimeServer:
         self._faults = faults
         self._seed = seed
         self.delta_ms = delta_ms
+        self.max_message_bytes = max_message_bytes
+        self.max_connections = max_connections
+        self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
+        self.max_outbound_bytes = max_outbound_bytes
+        self._open: set[ServerConnection] = set()  # admitted; pruned at each admission
         self.sessions: list[ServerSession] = []
         """Every session opened so far, in order (for tests to inspect)."""
         self._server: Server | None = None
@@ -170,6 +173,11 @@ class LocalRealtimeServer:
         return port
 
     @property
+    def connections(self) -> frozenset[ServerConnection]:
+        """The connections served now (opening or open), as websockets' connections."""
+        return frozenset(c for c in self._open if c.state in (State.CONNECTING, State.OPEN))
+
+    @property
     def base_url(self) -> str:
         """``ws://host:port``."""
         return f"ws://{self.host}:{self.port}"
@@ -181,6 +189,7 @@ class LocalRealtimeServer:
 
     async def start(self) -> None:
         """Start listening."""
+        warn_if_unbatched()
         self._server = await serve(
             self._serve,
             self.host,
@@ -188,10 +197,10 @@ class LocalRealtimeServer:
             process_request=self._process_request,
             select_subprotocol=self._select_subprotocol,
             compression=None,
-            max_size=None,
+            max_size=self.max_message_bytes,
             ping_interval=None,
             logger=redacting_logger("realtime_agent.server.websockets"),
-            create_connection=_BatchingConnection,
+            create_connection=BatchingConnection,
         )
 
     async def close(self) -> None:
@@ -244,6 +253,14 @@ class LocalRealtimeServer:
         return None
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        origin = request.headers.get("Origin")
+        if self.allowed_origins is not None and origin is not None:
+            if origin not in self.allowed_origins:
+                return _json_response(  # the origin is not echoed: it is the client's text
+                    HTTPStatus.FORBIDDEN,
+                    "This Origin is not allowed to connect to this server.",
+                    "origin_not_allowed",
+                )
         url = urlsplit(request.path)
         query = parse_qs(url.query)
         if url.path not in (*_GA_PATHS, _AZURE_PREVIEW_PATH):
@@ -265,6 +282,20 @@ class LocalRealtimeServer:
             else:
                 message = "Incorrect API key provided."  # never echo the key
             return _json_response(HTTPStatus.UNAUTHORIZED, message, "invalid_api_key")
+        return self._admit(connection)
+
+    def _admit(self, connection: ServerConnection) -> Response | None:
+        """Count the connection in, or refuse it when ``max_connections`` are open."""
+        self._open = set(self.connections)  # one that is closing no longer counts
+        if self.max_connections is not None and len(self._open) >= self.max_connections:
+            return _json_response(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                f"This server serves at most {self.max_connections} connections at once; "
+                "try again when one has closed.",
+                "too_many_connections",
+                kind="server_error",
+            )
+        self._open.add(connection)
         return None
 
     def _dialect(self, request: Request) -> Literal["ga", "beta"]:
@@ -288,7 +319,7 @@ class LocalRealtimeServer:
         return self._responder()
 
     async def _serve(self, ws: ServerConnection) -> None:
-        assert ws.request is not None and isinstance(ws, _BatchingConnection)
+        assert ws.request is not None and isinstance(ws, BatchingConnection)
         index = len(self.sessions)
         seed = None if self._seed is None else self._seed + index
         session = ServerSession(
@@ -303,268 +334,5 @@ class LocalRealtimeServer:
         )
         self.sessions.append(session)
         plan = self._faults(index) if callable(self._faults) else self._faults
-        connection = _Connection(ws, session, self.pacing, Faults(list(plan)))
-        await connection.serve()
-
-
-class _BatchingConnection(ServerConnection):
-    """websockets' server connection, writing several messages with one system call.
-
-    ``send_all`` frames every message, then writes the frames together: a burst of
-    events costs one ``send`` instead of one each (the client, too, then reads them
-    in a few large chunks, as from the real server).
-    """
-
-    async def send_all(self, texts: list[str]) -> None:
-        """Send each text as a message, in order, in one write. Raises ConnectionClosed."""
-        if len(texts) == 1:
-            await self.send(texts[0])
-            return
-        async with self.send_context():
-            for text in texts:
-                self.protocol.send_text(text.encode())
-
-    def send_data(self) -> None:
-        data = self.protocol.data_to_send()
-        if len(data) > 1 and all(data):  # frames only (no end of stream): join them
-            self.transport.write(b"".join(data))
-            return
-        for chunk in data:  # what websockets does: each chunk, b"" ends the stream
-            if chunk:
-                self.transport.write(chunk)
-            elif self.transport.can_write_eof():
-                with contextlib.suppress(Exception):
-                    self.transport.write_eof()
-            else:
-                self.transport.close()
-
-
-class _Connection:
-    """Drives one session over one WebSocket: a reader, a writer, a task per response."""
-
-    def __init__(
-        self, ws: _BatchingConnection, session: ServerSession, pacing: Pacing, faults: Faults
-    ) -> None:
-        self.ws = ws
-        self.session = session
-        self.pacing = pacing
-        self.faults = faults
-        self.beta = session.dialect == "beta"
-        self.outbound: deque[ServerEvent | str] = deque()
-        self.wake = asyncio.Event()
-        self.drained = asyncio.Event()
-        self.drained.set()
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.seen: Counter[str] = Counter()
-        self.group: asyncio.TaskGroup | None = None
-        self.idle_armed = -1
-
-    async def serve(self) -> None:
-        self.apply(self.session.open())
-        try:
-            async with asyncio.TaskGroup() as group:
-                self.group = group
-                self.spawn(self.write())
-                for fault in self.faults.timed():
-                    self.spawn(self.timed(fault))
-                await self.read()
-                for task in self.tasks:
-                    task.cancel()
-        except* ConnectionClosed:
-            pass
-
-    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        assert self.group is not None
-        task = self.group.create_task(coroutine)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    def apply(self, effects: list[Effect]) -> None:
-        for effect in effects:
-            if isinstance(effect, Send):
-                self.enqueue(effect.event)
-            elif isinstance(effect, Start):
-                self.spawn(self.drive(effect.run))
-        self.arm_idle_timer()
-
-    def arm_idle_timer(self) -> None:
-        """Start the idle timer the session asks for, once per arming."""
-        wait_ms, epoch = self.session.idle_wait_ms, self.session.idle_epoch
-        if wait_ms is not None and epoch != self.idle_armed:
-            self.idle_armed = epoch
-            self.spawn(self.idle(epoch, wait_ms))
-
-    async def idle(self, epoch: int, wait_ms: float) -> None:
-        await asyncio.sleep(wait_ms / 1000)
-        self.apply(self.session.idle_timeout(epoch))
-
-    def enqueue(self, event: ServerEvent | str) -> None:
-        self.outbound.append(event)
-        if len(self.outbound) > _HIGH_WATER:
-            self.drained.clear()
-        self.wake.set()
-
-    # --- reading -----------------------------------------------------------------------------
-
-    async def read(self) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            async for frame in self.ws:
-                self.apply(self.receive(frame))
-
-    def receive(self, frame: str | bytes) -> list[Effect]:
-        if isinstance(frame, bytes):
-            detail = messages.invalid_event(
-                "Expected a text WebSocket message; binary frames are not supported."
-            )
-            return [Send(ErrorEvent(event_id=self.session.ids.new("event"), error=detail))]
-        try:
-            if self.beta:
-                event = dialect.client_to_ga(codec.decode_beta_client(frame))
-            else:
-                event = codec.decode_client(frame)
-        except RemoteProtocolError as error:
-            return self.session.reject(error, codec.sniff_event_id(frame))
-        type_given = True
-        if isinstance(event, SessionUpdate) and not self.beta:
-            session = json.loads(frame).get("session")
-            type_given = isinstance(session, dict) and "type" in session
-        return self.session.handle(event, session_type_given=type_given)
-
-    # --- responses ---------------------------------------------------------------------------
-
-    async def drive(self, run: ResponseRun) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time()
-        unpaced_ms = 0.0
-        for step in run:
-            self.enqueue(step.event)
-            if step.audio_ms:
-                if self.pacing.speed is None:
-                    # As fast as the socket takes it, in bursts (the client reads many
-                    # frames at a time, as from the real server), yet reading the
-                    # client's events (a cancel) every second of audio.
-                    unpaced_ms += step.audio_ms
-                    if unpaced_ms >= _BURST_MS:
-                        unpaced_ms = 0.0
-                        await asyncio.sleep(0)
-                else:
-                    deadline = max(deadline, loop.time() - 0.5)
-                    deadline += step.audio_ms / 1000 / self.pacing.speed
-                    await asyncio.sleep(max(0.0, deadline - loop.time()))
-            if not self.drained.is_set():
-                await self.drained.wait()
-        self.arm_idle_timer()
-
-    # --- writing -----------------------------------------------------------------------------
-
-    def frame(self, event: ServerEvent | str) -> str | None:
-        if isinstance(event, str):
-            return event
-        if not self.beta:
-            return codec.encode(event)
-        translated = dialect.server_to_beta(event)
-        match translated:
-            case None:
-                return None
-            case BetaSessionCreated() | BetaSessionUpdated():
-                translated.session.temperature = self.session.beta_temperature
-            case ResponseFunctionCallArgumentsDone():
-                # The beta server does not name the function here; the client knows it
-                # from response.output_item.added. (The dialect keeps ``name``: its
-                # translation is lossless; leaving it out is this server's fidelity.)
-                kept = translated.model_fields_set - {"name"}
-                values = {key: getattr(translated, key) for key in kept}
-                unnamed = ResponseFunctionCallArgumentsDone.model_construct(kept, **values)
-                return codec.encode(unnamed)
-        return codec.encode(translated)
-
-    async def next_event(self) -> ServerEvent | str:
-        while not self.outbound:
-            self.wake.clear()
-            await self.wake.wait()
-        event = self.outbound.popleft()
-        if len(self.outbound) <= _LOW_WATER:
-            self.drained.set()
-        return event
-
-    async def write(self) -> None:
-        while True:
-            event = await self.next_event()
-            text = self.frame(event)
-            if text is None:
-                continue
-            if not self.faults.pending:  # the usual case: nothing to count or inject
-                texts = [text]
-                while self.outbound and len(texts) < _HIGH_WATER:  # all that waits, at once
-                    more = self.frame(self.outbound.popleft())
-                    if more is not None:
-                        texts.append(more)
-                if len(self.outbound) <= _LOW_WATER:
-                    self.drained.set()
-                self.session.events_sent += len(texts)
-                await self.ws.send_all(texts)
-                continue
-            event_type = "" if isinstance(event, str) else str(event.type)
-            self.seen[event_type] += 1
-            frames: list[Frames] = [text]
-            sent, seen = self.session.events_sent, self.seen[event_type]
-            for fault in self.faults.take(sent, event_type, seen):
-                if not await self.inject(fault, frames):
-                    return
-                if fault.action == "reorder":
-                    following = self.frame(await self.next_event())
-                    if following is not None:
-                        frames.insert(0, following)
-            self.session.events_sent += 1
-            for message in frames:
-                await self.ws.send(message)
-
-    async def timed(self, fault: Fault) -> None:
-        assert fault.after_seconds is not None
-        await asyncio.sleep(fault.after_seconds)
-        if self.faults.consume(fault):
-            frames: list[Frames] = []
-            if await self.inject(fault, frames):
-                for text in frames:
-                    await self.ws.send(text)
-
-    def error_frame(self, detail: ErrorDetail) -> str:
-        event = ErrorEvent(event_id=self.session.ids.new("event"), error=detail)
-        return codec.encode(event)
-
-    async def inject(self, fault: Fault, frames: list[Frames]) -> bool:
-        """Carry out a fault around ``frames`` (the event about to go); False ends the writer."""
-        logger.info("injecting fault %s", fault.action)
-        match fault.action:
-            case "drop":
-                self.ws.transport.abort()
-                return False
-            case "close":
-                await self.ws.close(fault.code, fault.reason)
-                return False
-            case "expire":
-                detail = ErrorDetail(
-                    type="invalid_request_error", code="session_expired", message=fault.reason
-                )
-                await self.ws.send(self.error_frame(detail))
-                await self.ws.close(1001, fault.reason)
-                return False
-            case "delay":
-                await asyncio.sleep(fault.seconds)
-            case "duplicate":
-                frames.append(frames[-1])
-            case "error":
-                detail = ErrorDetail(
-                    type="server_error", code=fault.error_code, message=fault.reason
-                )
-                frames.insert(0, self.error_frame(detail))
-            case "malformed":
-                frames.insert(0, fault.text)
-            case "fragment":
-                text = frames[-1]
-                if isinstance(text, str):
-                    size = -(-len(text) // fault.pieces)
-                    frames[-1] = [text[i : i + size] for i in range(0, len(text), size)]
-            case "reorder":
-                pass  # the writer swaps the next event in
-        return True
+        faults = Faults(list(plan))
+        await Connection(ws, session, self.pacing, faults, self.max_outbound_bytes).serve()

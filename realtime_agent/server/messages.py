@@ -23,6 +23,7 @@ __all__ = [
     "invalid_value",
     "item_not_found",
     "missing_parameter",
+    "null_value",
     "previous_item_not_found",
     "truncate_beyond_audio",
     "truncate_not_audio",
@@ -70,6 +71,16 @@ def missing_parameter(param: str, event_id: str | None) -> ErrorDetail:
     return _error(
         "missing_required_parameter", f"Missing required parameter: '{param}'.", param, event_id
     )
+
+
+def null_value(param: str, expected: str, event_id: str | None) -> ErrorDetail:
+    """An explicit null where the field takes none (captured for 'response').
+
+    ``expected`` is worded as the real server words it: "an object", "a string",
+    "one of 'a' or 'b'" (the OpenAI API's wording, captured for fields of other endpoints).
+    """
+    message = f"Invalid type for '{param}': expected {expected}, but got null instead."
+    return _error("invalid_type", message, param, event_id)
 
 
 def unknown_parameter(param: str, event_id: str | None) -> ErrorDetail:

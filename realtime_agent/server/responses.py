@@ -18,6 +18,7 @@ GA order of a spoken answer (from captures of the real server)::
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -60,7 +61,7 @@ from realtime_agent.schema.server import (
 )
 from realtime_agent.server.conversation import Conversation, Entry, Ids
 from realtime_agent.server.responder import CallTool, Output, Say
-from realtime_agent.server.speech import SpeechSynthesizer
+from realtime_agent.server.speech import Speech, SpeechSynthesizer
 
 __all__ = ["ResponseRun", "RunSettings", "Step"]
 
@@ -139,6 +140,7 @@ class ResponseRun:
         self._output: list[Item] = []
         self._output_tokens = 0
         self._audio_ms = 0.0
+        self._speech: dict[str, Speech] = {}
         self._steps = self._run()
 
     @property
@@ -155,6 +157,19 @@ class ResponseRun:
         """The first step (``response.created``)."""
         return next(self._steps)
 
+    @property
+    def speaks(self) -> bool:
+        """True when it has speech to render (see :meth:`prepare`)."""
+        return self.settings.output_audio and any(isinstance(o, Say) for o in self.outputs)
+
+    def prepare(self) -> None:
+        """Render the speech of every reply now. It is slow (tens of ms per second of
+        audio): the connection calls it in a worker thread, so that synthesis never holds
+        up the event loop; what is not prepared is rendered when reached."""
+        for output in self.outputs:
+            if isinstance(output, Say) and output.text not in self._speech:
+                self._speech[output.text] = self.synthesizer.synthesize(output.text)
+
     def __iter__(self) -> ResponseRun:
         return self
 
@@ -167,6 +182,8 @@ class ResponseRun:
             return []
         steps: list[Step] = []
         try:
+            if inspect.getgeneratorstate(self._steps) == inspect.GEN_CREATED:
+                steps.append(next(self._steps))  # not begun: response.created comes first
             steps.append(self._steps.throw(_Cancel(reason)))
             steps.extend(self._steps)
         except StopIteration:
@@ -179,9 +196,11 @@ class ResponseRun:
         return self.ids.new("event")
 
     def _run(self) -> Generator[Step, None, None]:
-        yield Step(ResponseCreated(event_id=self._event_id(), response=self.settings.response))
         status, details = "completed", None
         try:
+            # Inside the try: a cancel may come right after response.created, before any
+            # output (while the connection prepares the speech).
+            yield Step(ResponseCreated(event_id=self._event_id(), response=self.settings.response))
             for index, output in enumerate(self.outputs):
                 if isinstance(output, CallTool):
                     yield from self._call(index, output)
@@ -387,7 +406,7 @@ class ResponseRun:
 
     def _render(self, text: str) -> tuple[bytes, list[tuple[int, str]]]:
         """The reply's audio in the output format, and the byte offset of each word."""
-        speech = self.synthesizer.synthesize(text)
+        speech = self._speech.get(text) or self.synthesizer.synthesize(text)
         fmt = self.settings.output_format
         if fmt.encoding == "pcm16":
             return speech.pcm, [(offset * 2, word) for offset, word in speech.words]

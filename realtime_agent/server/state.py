@@ -107,9 +107,15 @@ class ServerSession:
         """The input audio format in effect (follows ``config``)."""
         self.typed = False  # GA: the first session.update must name session.type
         self.beta_temperature = 0.8
+        """The beta dialect's sampling temperature (GA has none); reported to beta clients."""
         self.events_sent = 0
         """Events written to the client so far (counted by the connection's writer)."""
-        """The beta dialect's sampling temperature (GA has none); reported to beta clients."""
+        self.socket_writes = 0
+        """Writes to the socket so far: a burst of events takes few (counted likewise)."""
+        self.outbound_peak = 0
+        """The most bytes that ever waited for the client (queued frames, unsent buffer)."""
+        self.disconnected: str | None = None
+        """Why the server dropped the client (``"not reading"``), if it did."""
         self.audio_spoken = False
         self.active: ResponseRun | None = None
         self.out_of_band: dict[str, ResponseRun] = {}

@@ -9,6 +9,9 @@ from realtime_agent.server import LocalRealtimeServer, ScriptedResponder
 from tests.server.client import Client, client, types
 from tests.server.conftest import utterance
 
+# Built at import: the first conversion builds its tables, which would block a test's loop.
+ULAW_90_MS = pcm16_to_ulaw(bytes(2 * 8 * 90))  # 90 ms at 8 kHz
+
 VAD_OFF = {
     "type": "session.update",
     "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
@@ -96,7 +99,7 @@ async def test_g711_input_counts_8_bytes_a_ms(server: LocalRealtimeServer) -> No
         assert (await peer.expect("session.updated"))["session"]["audio"]["input"]["format"] == {
             "type": "audio/pcmu"
         }
-        ulaw = pcm16_to_ulaw(bytes(2 * 8 * 90))  # 90 ms at 8 kHz
+        ulaw = ULAW_90_MS
         await peer.send(
             {"type": "input_audio_buffer.append", "audio": base64.b64encode(ulaw).decode()}
         )
