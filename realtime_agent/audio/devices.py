@@ -6,8 +6,11 @@
   consumer loses old audio, never the newest); then downmixed and resampled to 24 kHz
   mono pcm16 frames.
 * :class:`Speaker`: playback in PortAudio's callback thread from a queue the runtime
-  writes to; the position heard is the frames the device has consumed minus its output
-  latency; ``clear()`` empties the queue, so a barge-in is silent within one block.
+  writes to. Each block the device takes is stamped with when it leaves the DAC (from
+  PortAudio's timing of that block, else the stream's stated latency); the position heard
+  is the audio whose time has come, so it reaches everything written once the device has
+  played it out. ``clear()`` empties the queue, so a barge-in is silent within one block
+  plus what the device already holds.
 
 Devices are chosen by index or by (part of) their name. PortAudio prints ALSA and JACK
 noise on stderr when it starts; it is silenced while it initialises, so that errors
@@ -21,6 +24,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -30,6 +34,9 @@ from realtime_agent.audio.resample import Resampler
 from realtime_agent.errors import AudioError
 
 __all__ = ["DeviceInfo", "Microphone", "Speaker", "list_devices"]
+
+_MAX_LATENCY = 10.0
+"""Seconds: a figure from PortAudio's block timing above this is not believed."""
 
 _INSTALL = (
     "pyaudio is not installed: pip install 'realtime-agent[mic]' "
@@ -219,7 +226,14 @@ class Speaker:
     """Audio out to a PortAudio device, with the position heard (see the module docstring).
 
     Plays pcm16 mono at ``rate`` (24 kHz); the device opens at that rate, which PortAudio
-    converts as needed through ALSA or PulseAudio.
+    converts as needed through ALSA or PulseAudio. ``played_samples`` counts the samples
+    that have left the DAC by now (``time.monotonic()``), on the sink's one timeline: when
+    the queue runs dry, the silence the device plays meanwhile is not counted, and the next
+    write plays from where the queue ended.
+
+    The callback runs in PortAudio's thread every block and only moves bytes and stamps
+    times under one lock; it keeps a record per block still on its way to the DAC (about
+    latency / block of them), never more.
     """
 
     def __init__(
@@ -232,8 +246,12 @@ class Speaker:
         self._block = rate * block_ms // 1000
         self._lock = threading.Lock()
         self._queue = bytearray()
-        self._consumed = 0  # samples the device has taken
-        self._written = 0
+        self._taken = 0  # samples of ours the device has taken (not its silence padding)
+        # Blocks taken and not yet wholly heard, oldest first: (monotonic time their first
+        # sample leaves the DAC, samples of ours in them). Each follows the one before on
+        # our timeline; ``_heard`` counts the samples of those already retired.
+        self._pending: deque[tuple[float, int]] = deque()
+        self._heard = 0
         try:
             self.info = _choose(audio, device, output=True)
             with _quiet_stderr():
@@ -246,7 +264,7 @@ class Speaker:
                     frames_per_buffer=self._block,
                     stream_callback=self._callback,
                 )
-            self._latency = int(self._stream.get_output_latency() * rate)
+            self._stated_latency = float(self._stream.get_output_latency())
             self._stream.start_stream()
         except OSError as exc:
             audio.terminate()
@@ -256,12 +274,50 @@ class Speaker:
             raise
 
     def _callback(self, data: Any, frames: int, timing: Any, status: int) -> tuple[bytes, int]:
+        now = time.monotonic()
+        leaves_dac = now + self._latency(timing)
         wanted = frames * 2
         with self._lock:
             chunk = bytes(self._queue[:wanted])
             del self._queue[:wanted]
-            self._consumed += len(chunk) // 2
-        return chunk + bytes(wanted - len(chunk)), self._pyaudio.paContinue
+            if chunk:  # ours first, then the padding, which is nobody's audio
+                samples = len(chunk) // 2
+                self._taken += samples
+                self._pending.append((leaves_dac, samples))
+            self._heard_by(now)  # retire what was heard: the record stays short
+        if len(chunk) < wanted:
+            chunk += bytes(wanted - len(chunk))
+        return chunk, self._pyaudio.paContinue
+
+    def _latency(self, timing: Any) -> float:
+        """Seconds from the callback until the block it returns leaves the DAC.
+
+        PortAudio's timing of this block (``output_buffer_dac_time - current_time``, in
+        the stream's own clock) when the host API gives it; some give zeros, or nonsense:
+        then the latency the stream stated when it opened.
+        """
+        dac = timing.get("output_buffer_dac_time", 0.0) if timing else 0.0
+        current = timing.get("current_time", 0.0) if timing else 0.0
+        if dac > 0.0 and current > 0.0 and 0.0 <= dac - current <= _MAX_LATENCY:
+            return float(dac - current)
+        return self._stated_latency
+
+    def _heard_by(self, now: float) -> int:
+        """Samples that have left the DAC by ``now`` (under the lock).
+
+        Within a block, at the rate from when its first sample leaves; a block is retired
+        once all of its samples have, and only the oldest counts in part, so the count
+        never goes back even if two blocks' times overlap.
+        """
+        pending = self._pending
+        while pending:
+            leaves, samples = pending[0]
+            due = int((now - leaves) * self._rate + 1e-6)  # not lose a sample to rounding
+            if due < samples:
+                return self._heard + max(0, due)
+            pending.popleft()
+            self._heard += samples
+        return self._heard
 
     @property
     def rate(self) -> int:
@@ -275,28 +331,31 @@ class Speaker:
 
     @property
     def played_samples(self) -> int:
-        """Samples heard: consumed by the device, less what is still in its output latency."""
+        """Samples that have left the DAC by now: once the queue is empty, this reaches
+        ``written_samples`` as soon as the device has played out what it holds."""
+        now = time.monotonic()
         with self._lock:
-            return max(0, self._consumed - self._latency)
+            return self._heard_by(now)
 
     @property
     def written_samples(self) -> int:
-        """Samples heard plus samples queued."""
+        """Samples heard, plus those the device holds, plus those queued."""
         with self._lock:
-            return self._written
+            return self._taken + len(self._queue) // 2
 
     def write(self, audio: bytes) -> None:
-        """Queue audio for the device."""
+        """Queue pcm16 audio for the device (a trailing odd byte is dropped, not misaligning
+        all that follows)."""
         with self._lock:
-            self._queue += audio
-            self._written += len(audio) // 2
+            self._queue += audio[: len(audio) - len(audio) % 2]
 
     def clear(self) -> int:
-        """Silence now: drop what the device has not taken yet."""
+        """Silence within one block: drop what the device has not taken yet; return how
+        many samples were dropped. What the device already holds still plays out and is
+        counted as heard when it leaves the DAC."""
         with self._lock:
             dropped = len(self._queue) // 2
             self._queue.clear()
-            self._written = self._consumed  # what the device holds still plays out
             return dropped
 
     def close(self) -> None:
