@@ -68,7 +68,14 @@ class PlayoutHandle:
             await asyncio.sleep(max(0.005, left / self.sink.rate))
 
     def _interrupt(self) -> None:
-        self._frozen = self.played_samples
+        """Freeze at what the listener hears: after ``sink.clear()`` the sink's written
+        position is what it will still play (a speaker's device holds up to its latency
+        of audio that nothing can recall; a ClockSink or RemoteSink holds none)."""
+        if self.start is None:
+            self._frozen = 0
+        else:
+            heard = self.sink.written_samples - self.start
+            self._frozen = max(0, min(heard, self.pushed_samples))
         self.interrupted = True
         self._held.clear()
         self._held_samples = 0
@@ -133,7 +140,7 @@ class Playout:
         all of the item had been heard.
         """
         audible = [key for key, handle in self.handles.items() if not handle.done()]
-        self.sink.clear()
+        self.sink.clear()  # before freezing: see PlayoutHandle._interrupt
         positions = []
         for item_id, content_index in dict.fromkeys([*keys, *audible]):
             handle = self.handle(item_id, content_index)

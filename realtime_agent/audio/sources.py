@@ -35,7 +35,9 @@ class ArraySource:
     """Frames of ``frame_ms`` from audio in memory (pcm16, ``rate`` Hz, mono).
 
     With ``realtime`` the frames come at the pace they would be spoken (scheduled on the
-    loop's clock, so the pace does not drift); otherwise as fast as they are read.
+    loop's clock, so the pace does not drift); otherwise as fast as they are read. Either
+    way each frame lets the loop run once at least: a source that has fallen behind (or
+    that does not wait at all) never starves the other tasks while it catches up.
     """
 
     def __init__(
@@ -52,10 +54,8 @@ class ArraySource:
         loop = asyncio.get_running_loop()
         start = loop.time()
         for index, offset in enumerate(range(0, len(self.audio), self.frame_bytes)):
-            if self.realtime:
-                delay = start + index * self.frame_seconds - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+            delay = start + index * self.frame_seconds - loop.time() if self.realtime else 0.0
+            await asyncio.sleep(max(0.0, delay))
             yield self.audio[offset : offset + self.frame_bytes]
 
 
