@@ -17,6 +17,7 @@ __all__ = [
     "CallTool",
     "Emit",
     "EndAudio",
+    "HistoryChanged",
     "PlayAudio",
     "SendEvent",
     "StopPlayout",
@@ -86,4 +87,14 @@ class Emit:
     event: AppEvent
 
 
-Action = SendEvent | PlayAudio | EndAudio | StopPlayout | CallTool | Emit
+@dataclass(slots=True)
+class HistoryChanged:
+    """The conversation changed: give the application a ``HistoryUpdated``.
+
+    The runtime coalesces these (one waits in the application's queue at a time) and
+    takes the snapshot of ``SessionCore.conversation.items()`` when the application
+    reads it, so a long conversation costs one copy per update read, not per change.
+    """
+
+
+Action = SendEvent | PlayAudio | EndAudio | StopPlayout | CallTool | Emit | HistoryChanged

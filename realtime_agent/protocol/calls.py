@@ -8,23 +8,31 @@ does not exist, or the response is cancelled.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from realtime_agent.protocol.actions import ToolCall
 
 __all__ = ["CallBook"]
+
+#: Announced calls whose arguments have not come yet, remembered by name at most.
+MAX_ANNOUNCED = 256
 
 
 class CallBook:
     """Which calls exist, which run, which are answered."""
 
     def __init__(self) -> None:
-        self._names: dict[str, str] = {}
+        self._names: OrderedDict[str, str] = OrderedDict()
         self._running: dict[str, ToolCall] = {}
         self._answered: set[str] = set()
         self._by_response: dict[str, set[str]] = {}
 
     def named(self, call_id: str, name: str) -> None:
-        """A call was announced with its function name."""
+        """A call was announced with its function name (the oldest names are forgotten
+        past :data:`MAX_ANNOUNCED`: a server announcing calls it never makes)."""
         self._names[call_id] = name
+        while len(self._names) > MAX_ANNOUNCED:
+            self._names.popitem(last=False)
 
     def name_of(self, call_id: str) -> str | None:
         """The function name announced for a call, if any."""
@@ -44,6 +52,10 @@ class CallBook:
         if call is not None:
             self._answered.add(call_id)
         return call
+
+    def knows(self, call_id: str) -> bool:
+        """True for a call started and not yet forgotten (running or answered)."""
+        return call_id in self._running or call_id in self._answered
 
     def running(self) -> list[ToolCall]:
         """The calls started and not yet answered."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from realtime_agent.schema.items import Item
 
@@ -44,46 +45,82 @@ class ResponseState:
 
 
 class Conversation:
-    """Items in conversation order as the server reported them, and the audio tracks."""
+    """Items in conversation order as the server reported them, and the audio tracks.
+
+    Items are kept as a doubly linked list over a dict (id -> [previous, next, item]):
+    adding after any item, updating and removing are O(1) however long the
+    conversation; only :meth:`items` walks it.
+    """
 
     def __init__(self) -> None:
-        self._items: dict[str, Item] = {}
+        self._nodes: dict[str, list[Any]] = {}  # id -> [previous id, next id, item]
+        self._first: str | None = None
+        self._last: str | None = None
         self.tracks: dict[tuple[str, int], AudioTrack] = {}
         self.responses: dict[str, ResponseState] = {}
 
+    def __len__(self) -> int:
+        return len(self._nodes)
+
     def items(self) -> tuple[Item, ...]:
         """Every item, oldest first."""
-        return tuple(self._items.values())
+        out: list[Item] = []
+        nodes, key = self._nodes, self._first
+        while key is not None:
+            node = nodes[key]
+            out.append(node[2])
+            key = node[1]
+        return tuple(out)
 
     def get(self, item_id: str) -> Item | None:
         """The item with this id, if the conversation holds it."""
-        return self._items.get(item_id)
+        node = self._nodes.get(item_id)
+        return None if node is None else node[2]
 
     def put(self, item: Item, previous_item_id: str | None = None) -> bool:
-        """Add an item after ``previous_item_id`` (None: first), or update it. True if new."""
+        """Add an item after ``previous_item_id`` (None: first), or update it. True if new.
+
+        An item placed after one never seen goes at the end.
+        """
         item_id = item.id
         if item_id is None:
             return False
-        if item_id in self._items:
-            self._items[item_id] = item
+        nodes = self._nodes
+        node = nodes.get(item_id)
+        if node is not None:
+            node[2] = item
             return False
-        if previous_item_id is not None and previous_item_id == next(reversed(self._items), None):
-            self._items[item_id] = item  # the usual case: after the newest item
-            return True
-        order = list(self._items.items())
         if previous_item_id is None:
-            index = 0
-        elif previous_item_id in self._items:
-            index = 1 + next(i for i, (key, _) in enumerate(order) if key == previous_item_id)
+            before, after = None, self._first
+        elif previous_item_id in nodes:
+            before, after = previous_item_id, nodes[previous_item_id][1]
         else:
-            index = len(order)  # after an item we never saw: at the end
-        order.insert(index, (item_id, item))
-        self._items = dict(order)
+            before, after = self._last, None
+        nodes[item_id] = [before, after, item]
+        if before is None:
+            self._first = item_id
+        else:
+            nodes[before][1] = item_id
+        if after is None:
+            self._last = item_id
+        else:
+            nodes[after][0] = item_id
         return True
 
     def remove(self, item_id: str) -> None:
         """Forget an item (``conversation.item.deleted``)."""
-        self._items.pop(item_id, None)
+        node = self._nodes.pop(item_id, None)
+        if node is None:
+            return
+        before, after, _ = node
+        if before is None:
+            self._first = after
+        else:
+            self._nodes[before][1] = after
+        if after is None:
+            self._last = before
+        else:
+            self._nodes[after][0] = before
 
     def track(self, item_id: str, content_index: int, response_id: str) -> AudioTrack:
         """The audio track of an item part, created on first use."""
@@ -91,9 +128,7 @@ class Conversation:
         track = self.tracks.get(key)
         if track is None:
             track = self.tracks[key] = AudioTrack(item_id, content_index, response_id)
-            response = self.responses.get(response_id)
-            if response is not None:
-                response.tracks.append(key)
+            self.response(response_id).tracks.append(key)  # forgotten with its response
         return track
 
     def response(self, response_id: str) -> ResponseState:

@@ -8,7 +8,9 @@ right, and decides what to do about each event:
   :meth:`~SessionCore.interrupt`, stop playout, drop the rest of the cut response's
   audio, and once the playout reports where it stopped, truncate each cut item at
   what was heard (:func:`~realtime_agent.protocol.turns.plan_cut`);
-* ``response.create`` sequencing (:class:`~realtime_agent.protocol.turns.ResponseSequencer`);
+* ``response.create`` sequencing (:class:`~realtime_agent.protocol.turns.ResponseSequencer`):
+  never two at once, each request kept in order (at most :data:`MAX_WAITING_REQUESTS`
+  waiting), the race with the server's own responses absorbed;
 * function calls: each answered exactly once, then one ``response.create`` after all
   calls of a response are answered and its ``response.done`` has arrived (not after a
   response the user interrupted: their next turn gets the answer).
@@ -24,16 +26,18 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import deque
 from collections.abc import Iterable
 
 from realtime_agent.audio.format import PCM16_24K, AudioFormat
-from realtime_agent.errors import RemoteProtocolError
+from realtime_agent.errors import LocalProtocolError, RemoteProtocolError
 from realtime_agent.protocol import events as app
 from realtime_agent.protocol.actions import (
     Action,
     CallTool,
     Emit,
     EndAudio,
+    HistoryChanged,
     PlayAudio,
     SendEvent,
     StopPlayout,
@@ -41,7 +45,7 @@ from realtime_agent.protocol.actions import (
 )
 from realtime_agent.protocol.calls import CallBook
 from realtime_agent.protocol.conversation import Conversation
-from realtime_agent.protocol.turns import ResponseSequencer, plan_cut
+from realtime_agent.protocol.turns import ResponseRequest, ResponseSequencer, plan_cut
 from realtime_agent.schema import server as s
 from realtime_agent.schema.client import (
     ClientEvent,
@@ -60,6 +64,8 @@ ACTIVE_RESPONSE = "conversation_already_has_active_response"
 #: Finished responses remembered (their audio tracks and calls); older ones are forgotten.
 KEEP_RESPONSES = 32
 CANCEL_NOT_ACTIVE = "response_cancel_not_active"
+#: Response requests the application may have waiting at once (``create_response``).
+MAX_WAITING_REQUESTS = 16
 
 
 class SessionCore:
@@ -74,7 +80,7 @@ class SessionCore:
     def __init__(self, *, tool_names: Iterable[str] = (), raw_events: bool = False) -> None:
         self.conversation = Conversation()
         self.calls = CallBook()
-        self.sequencer = ResponseSequencer()
+        self.sequencer = ResponseSequencer(self.next_event_id)
         self.tool_names = set(tool_names)
         self.raw_events = raw_events
         self.session: SessionConfig | None = None
@@ -85,12 +91,12 @@ class SessionCore:
         self._ids = itertools.count(1)
         self._seq = 0  # server events received so far
         self._created_seq: dict[str, int] = {}
+        self._last_created_seq = 0  # when the newest response in the conversation began
         self._output_seq: dict[str, int] = {}  # call_id -> when its output item was added
-        self._follow_up_calls: set[str] = set()
-        self._queued: ResponseCreateParams | None = None
         self._audio_response: str | None = None  # the newest response with audio
         self._cut_responses: set[str] = set()
-        self._cancels: set[str] = set()  # event ids of our response.cancel
+        self._cancels: deque[str] = deque(maxlen=KEEP_RESPONSES)  # our recent response.cancel ids
+        self._cancel_on_start = False  # interrupted while our response.create was on its way
 
     # --- what the application does -------------------------------------------------------
 
@@ -105,24 +111,38 @@ class SessionCore:
         return [SendEvent(event)]
 
     def create_response(self, params: ResponseCreateParams | None = None) -> list[Action]:
-        """Ask for a response; it goes when no other response is active (never two)."""
-        event_id = self.next_event_id()
+        """Ask for a response; it goes when no other response is active (never two).
+
+        Each request is kept, with its parameters, in order. An out-of-band response
+        (``conversation="none"``) goes at once. Raises LocalProtocolError when
+        :data:`MAX_WAITING_REQUESTS` already wait.
+        """
         if params is not None and params.conversation == "none":
-            return [SendEvent(ResponseCreate(event_id=event_id, response=params))]
-        if self.sequencer.request(event_id):
-            return [SendEvent(ResponseCreate(event_id=event_id, response=params))]
-        self._queued = params
-        return []
+            event = ResponseCreate(event_id=self.next_event_id(), response=params)
+            return [SendEvent(event)]
+        if len(self.sequencer.waiting) >= MAX_WAITING_REQUESTS:
+            raise LocalProtocolError(
+                f"{MAX_WAITING_REQUESTS} response requests are already waiting for the "
+                "active response to end"
+            )
+        self.sequencer.request(ResponseRequest(params))
+        return self._send_next()
 
     def interrupt(self) -> list[Action]:
-        """Cut the assistant off now: cancel the active response and stop its playout."""
-        actions: list[Action] = []
+        """Cut the assistant off now: cancel the active response and stop its playout.
+
+        A response asked for and not begun yet is cancelled as soon as it begins.
+        """
         active = self.sequencer.active
-        if active is not None:
-            event_id = self.next_event_id()
-            self._cancels.add(event_id)
-            actions.append(SendEvent(ResponseCancel(event_id=event_id, response_id=active)))
-        return actions + self._barge_in()
+        if active is None:
+            self._cancel_on_start = self.sequencer.in_flight is not None
+            return self._barge_in()
+        return [self._cancel(active), *self._barge_in()]
+
+    def _cancel(self, response_id: str) -> SendEvent:
+        event_id = self.next_event_id()
+        self._cancels.append(event_id)
+        return SendEvent(ResponseCancel(event_id=event_id, response_id=response_id))
 
     # --- what the runtime reports --------------------------------------------------------
 
@@ -143,9 +163,7 @@ class SessionCore:
             SendEvent(ConversationItemCreate(event_id=self.next_event_id(), item=item)),
             Emit(app.ToolEnd(call_id, call.name, output, error)),
         ]
-        if self._follow_up_needed(call.response_id):
-            actions += self.create_response()
-        return actions
+        return actions + self._follow_up(call.response_id)
 
     def receive_playback(
         self, item_id: str, content_index: int, played_ms: float, *, finished: bool = False
@@ -161,34 +179,50 @@ class SessionCore:
         """After a ``StopPlayout``: (item_id, content_index, played_ms, finished) of each item.
 
         The playout reports the items asked for and any other it silenced (an older
-        reply still playing). Truncates each at what was heard, deletes what was not
-        heard at all, and leaves alone what had finished playing.
+        reply still playing). Truncates each at what was heard and deletes what was not
+        heard at all, each with an ``AudioInterrupted``; what had finished playing is
+        left alone, and no event claims it was interrupted.
         """
         actions: list[Action] = []
         for item_id, content_index, played_ms, finished in positions:
             track = self.conversation.tracks.get((item_id, content_index))
             if track is None:
                 continue
-            track.cut = True
             track.played_ms = played_ms
             track.finished = track.finished or (finished and track.complete)
             cut = plan_cut(track, played_ms, self.output_format, self.next_event_id())
+            if cut is None:
+                continue  # heard in full: nothing was cut
+            track.cut = True
             truncated = getattr(cut, "audio_end_ms", None)
-            deleted = cut is not None and truncated is None
-            actions.append(
-                Emit(
-                    app.AudioInterrupted(
-                        item_id, content_index, int(played_ms), truncated, deleted=deleted
-                    )
-                )
+            interrupted = app.AudioInterrupted(
+                item_id, content_index, int(played_ms), truncated, deleted=truncated is None
             )
-            if cut is not None:
-                actions.append(SendEvent(cut))
+            actions += [Emit(interrupted), SendEvent(cut)]
         return actions
 
     def receive_error(self, error: RemoteProtocolError) -> list[Action]:
-        """A frame that failed to decode: the session goes on; the application hears of it."""
-        return [Emit(app.ErrorRaised(str(error), code="remote_protocol_error", raw=error.raw))]
+        """A frame that failed to decode: the session goes on; the application hears of it.
+
+        A function call whose ``arguments.done`` is broken is still answered (with an
+        error the model can read), so that no call is left without its answer.
+        """
+        actions: list[Action] = [
+            Emit(app.ErrorRaised(str(error), code="remote_protocol_error", raw=error.raw))
+        ]
+        call_id = error.ids.get("call_id")
+        if error.event_type == "response.function_call_arguments.done" and call_id:
+            name = self.calls.name_of(call_id) or error.ids.get("name", "")
+            response_id = error.ids.get("response_id", "")
+            call = ToolCall(call_id, name, "", response_id, error.ids.get("item_id", ""))
+            if self.calls.start(call):
+                self.conversation.response(response_id).calls.add(call_id)
+                message = f"The call could not be read: {error}"
+                actions.append(Emit(app.ToolStart(call_id, name, "")))
+                actions += self.receive_tool_result(
+                    call_id, json.dumps({"error": message}), error=message
+                )
+        return actions
 
     # --- server events -------------------------------------------------------------------
 
@@ -230,16 +264,18 @@ class SessionCore:
             case s.InputAudioTranscriptionCompleted():
                 actions.append(Emit(app.Transcript(event.item_id, "user", event.transcript)))
             case s.ConversationItemAdded() | s.ConversationItemCreated():
-                if isinstance(event.item, FunctionCallOutputItem):
+                if isinstance(event.item, FunctionCallOutputItem) and self.calls.knows(
+                    event.item.call_id
+                ):
                     self._output_seq[event.item.call_id] = self._seq
                 if self.conversation.put(event.item, event.previous_item_id):
                     actions.append(Emit(app.HistoryAdded(event.item)))
             case s.ConversationItemDone() | s.ConversationItemRetrieved():
                 self.conversation.put(event.item, getattr(event, "previous_item_id", None))
-                actions.append(Emit(app.HistoryUpdated(self.conversation.items())))
+                actions.append(HistoryChanged())
             case s.ConversationItemDeleted():
                 self.conversation.remove(event.item_id)
-                actions.append(Emit(app.HistoryUpdated(self.conversation.items())))
+                actions.append(HistoryChanged())
             case s.ResponseOutputItemAdded():
                 if isinstance(event.item, FunctionCallItem) and event.item.call_id:
                     self.calls.named(event.item.call_id, event.item.name or "")
@@ -284,6 +320,8 @@ class SessionCore:
         if track.cut or event.response_id in self._cut_responses:
             track.cut = True
             return []  # the listener cut this response off: its audio is dropped
+        if track.complete:
+            return []  # after its response.output_audio.done: not part of the item
         try:
             audio = event.audio_bytes
         except RemoteProtocolError as error:
@@ -329,13 +367,23 @@ class SessionCore:
     def _response_created(self, event: s.ResponseCreated) -> list[Action]:
         response = event.response
         response_id = response.id or ""
+        known = self.conversation.responses.get(response_id)
+        if known is not None and known.done:
+            return []  # a repeat of the start of a response that ended: nothing is active
         in_conversation = not (
             "conversation_id" in response.model_fields_set and response.conversation_id is None
         )
         self.sequencer.created(response_id, in_conversation)
         self._created_seq[response_id] = self._seq
         self.conversation.response(response_id)
-        return [Emit(app.AgentStart(response_id))]
+        actions: list[Action] = [Emit(app.AgentStart(response_id))]
+        if in_conversation:
+            self._last_created_seq = self._seq
+            if self._cancel_on_start:
+                self._cancel_on_start = False
+                self._cut_responses.add(response_id)
+                actions.append(self._cancel(response_id))
+        return actions
 
     def _response_done(self, event: s.ResponseDone) -> list[Action]:
         response = event.response
@@ -346,23 +394,25 @@ class SessionCore:
         details = response.status_details
         state.reason = details.reason if details is not None else None
         actions: list[Action] = [Emit(app.AgentEnd(response_id, state.status or "", state.reason))]
+        in_conversation = not (
+            "conversation_id" in response.model_fields_set and response.conversation_id is None
+        )
+        self.sequencer.done(
+            response_id,
+            seen_created=response_id in self._created_seq,
+            in_conversation=in_conversation,
+        )
         self._forget_old()
-        queued = self.sequencer.done(response_id)
-        if self._follow_up_needed(response_id) or queued:
-            # One response serves both a queued request and the answers to the calls.
-            event_id = self.next_event_id()
-            if self.sequencer.request(event_id):
-                actions.append(SendEvent(ResponseCreate(event_id=event_id, response=self._queued)))
-                self._queued = None
-        return actions
+        return actions + self._follow_up(response_id)
 
     def _forget_old(self) -> None:
         """Keep memory bounded over long sessions: forget long-finished responses."""
         responses = self.conversation.responses
         for response_id in list(responses)[:-KEEP_RESPONSES]:
             state = responses[response_id]
-            if not state.done or not self.calls.all_answered(response_id):
-                continue
+            began = response_id in self._created_seq
+            if (began and not state.done) or not self.calls.all_answered(response_id):
+                continue  # still going (a response that never began is a stray: forgotten)
             for key in state.tracks:
                 self.conversation.tracks.pop(key, None)
             for call_id in self.calls.calls_of(response_id):
@@ -372,35 +422,48 @@ class SessionCore:
             self._cut_responses.discard(response_id)
             del responses[response_id]
 
-    def _follow_up_needed(self, response_id: str) -> bool:
-        """True, once, when every call of a finished response is answered."""
+    def _follow_up(self, response_id: str) -> list[Action]:
+        """Ask, once, for a response to the answers of a finished response's calls; and send
+        what may go now."""
         state = self.conversation.responses.get(response_id)
-        if state is None or not state.done or not state.calls or state.follow_up:
+        if (
+            state is not None
+            and state.done
+            and state.calls
+            and not state.follow_up
+            and self.calls.all_answered(response_id)
+        ):
+            state.follow_up = True
+            if state.status != "cancelled":  # interrupted: the user's next turn is answered
+                self.sequencer.request(ResponseRequest(follow_up=frozenset(state.calls)))
+        return self._send_next()
+
+    def _send_next(self) -> list[Action]:
+        """The ``response.create`` that may go now, if any (``response`` only when given)."""
+        request = self.sequencer.next(self._served)
+        if request is None:
+            return []
+        event = ResponseCreate(event_id=request.event_id)
+        if request.params is not None:
+            event.response = request.params
+        return [SendEvent(event)]
+
+    def _served(self, request: ResponseRequest) -> bool:
+        """A follow-up is served when a response began after all its answers were in."""
+        if not request.follow_up:
             return False
-        if not self.calls.all_answered(response_id):
-            return False
-        state.follow_up = True
-        if state.status == "cancelled":
-            return False  # interrupted: the user's next turn will be answered anyway
-        self._follow_up_calls = set(state.calls)
-        return True
+        outputs = [self._output_seq.get(call_id) for call_id in request.follow_up]
+        return all(seq is not None and seq < self._last_created_seq for seq in outputs)
 
     def _error(self, event: s.ErrorEvent) -> list[Action]:
         error = event.error
-        if error.code == ACTIVE_RESPONSE and self.sequencer.rejected(error.event_id):
-            # The race: the server started a response of its own first. If it started
-            # after our tool outputs were in, it answers them: ask for nothing more.
-            active = self.sequencer.active
-            outputs = [self._output_seq.get(call) for call in self._follow_up_calls]
-            if (
-                active is not None
-                and outputs
-                and all(
-                    seq is not None and seq < self._created_seq.get(active, 0) for seq in outputs
-                )
-            ):
-                self.sequencer.withdraw()
-            return []
+        if error.code == ACTIVE_RESPONSE and self.sequencer.refused(error.event_id, retry=True):
+            # The race: the server started a response of its own first. Ours goes again
+            # after it (unless it was a follow-up that response answers: see _served).
+            return self._send_next()
         if error.code == CANCEL_NOT_ACTIVE and error.event_id in self._cancels:
             return []  # our interrupt raced the end of the response: nothing to cancel
-        return [Emit(app.ErrorRaised(error.message, code=error.code, detail=error))]
+        raised: list[Action] = [Emit(app.ErrorRaised(error.message, code=error.code, detail=error))]
+        if self.sequencer.refused(error.event_id, retry=False):
+            return raised + self._send_next()  # our request was refused: the next may go
+        return raised

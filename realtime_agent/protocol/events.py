@@ -1,9 +1,10 @@
 """The events the application sees: ``async for event in session``.
 
 One vocabulary for the application, apart from the wire's: what happened in the
-conversation, in terms an application acts on. Audio and transcript deltas may be
-dropped (and counted) when the application falls behind; every other event is
-always delivered (:data:`DROPPABLE`).
+conversation, in terms an application acts on. Audio and transcript deltas and raw
+server events may be dropped (and counted) when the application falls behind, and
+history updates are coalesced; every other event is always delivered
+(:data:`DROPPABLE`).
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ class AudioInterrupted:
     """The assistant was cut off: playback stopped and the item cut at what was heard.
 
     ``truncated_ms`` is where the item was truncated on the server; None when it was
-    deleted instead (nothing had been heard) or left alone (it had finished playing).
+    deleted instead (nothing had been heard). An item that had finished playing when
+    the user spoke was not cut: no event says so.
     """
 
     item_id: str
@@ -164,7 +166,10 @@ class HistoryAdded:
 
 @dataclass(frozen=True, slots=True)
 class HistoryUpdated:
-    """The conversation changed: its items, oldest first."""
+    """The conversation changed: its items, oldest first, as they are when it is read.
+
+    Updates are coalesced: while one waits in the queue, later changes show in it.
+    """
 
     items: tuple[Item, ...]
 
@@ -220,4 +225,4 @@ AppEvent = (
 """Every event the application sees."""
 
 #: Events dropped (and counted) rather than queued when the application falls behind.
-DROPPABLE: tuple[type, ...] = (AudioDelta, TranscriptDelta)
+DROPPABLE: tuple[type, ...] = (AudioDelta, TranscriptDelta, RawServerEvent)

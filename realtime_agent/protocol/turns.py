@@ -1,10 +1,11 @@
 """Turn-taking: when to send ``response.create``, and where to cut what was interrupted.
 
 Only one response may be active in the default conversation. :class:`ResponseSequencer`
-sends a ``response.create`` only when none is active or in flight, queues one asked for
-meanwhile, and treats the server's ``conversation_already_has_active_response`` as the
-race it is (the server started a response of its own, say for the user's speech): it
-waits for that response to end rather than failing.
+sends a ``response.create`` only when none is active or in flight, keeps each request
+asked for meanwhile, in order, and treats the server's
+``conversation_already_has_active_response`` as the race it is (the server started a
+response of its own, say for the user's speech): the request waits for that response
+to end and goes again. Any other error that answers a request releases it.
 
 :func:`plan_cut` decides what to tell the server about an interrupted assistant item,
 from what was played of it and what was received of it.
@@ -13,12 +14,19 @@ from what was played of it and what was received of it.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from realtime_agent.audio.format import AudioFormat
 from realtime_agent.protocol.conversation import AudioTrack
 from realtime_agent.schema.client import ConversationItemDelete, ConversationItemTruncate
+from realtime_agent.schema.response import ResponseCreateParams
 
-__all__ = ["ResponseSequencer", "plan_cut"]
+__all__ = ["ResponseRequest", "ResponseSequencer", "plan_cut"]
+
+#: Requests remembered after they were sent, to recognise the errors that answer them.
+REMEMBERED_REQUESTS = 64
 
 
 def plan_cut(
@@ -47,60 +55,97 @@ def plan_cut(
     )
 
 
-class ResponseSequencer:
-    """Never two responses at once in the default conversation (see the module docstring)."""
+@dataclass(slots=True, eq=False)
+class ResponseRequest:
+    """One ``response.create`` asked for: by the application, or to answer function calls."""
 
-    def __init__(self) -> None:
+    params: ResponseCreateParams | None = None
+    follow_up: frozenset[str] = frozenset()
+    """The call ids whose answers it is for (a follow-up), or empty (asked for as such)."""
+    event_id: str | None = None
+    """The ``event_id`` it was last sent with (a retry gets a new one)."""
+
+
+class ResponseSequencer:
+    """Never two responses at once in the default conversation (see the module docstring).
+
+    The core calls :meth:`request` when a response is wanted, the event handlers as the
+    server reports, and :meth:`next` to learn what to send now; the sequencer names each
+    ``response.create`` with a fresh ``event_id`` from ``new_id``.
+    """
+
+    def __init__(self, new_id: Callable[[], str]) -> None:
+        self._new_id = new_id
         self.active: str | None = None
         """The response in progress in the default conversation, if any."""
-        self.in_flight: str | None = None
-        """The event_id of our ``response.create`` not yet answered, if any."""
-        self.wanted = False
-        """A response was asked for while another was active: send it after that one."""
-        self.unconfirmed: str | None = None
-        """Our last ``response.create``, until the response it seemed to start is done.
-
-        A ``response.created`` after we sent one may be the server's own (for the user's
-        speech, say): ours is then refused a moment later, and the error names it.
-        """
+        self.in_flight: ResponseRequest | None = None
+        """Our ``response.create`` sent and not yet answered (by a response or an error)."""
+        self.waiting: deque[ResponseRequest] = deque()
+        """Requests to send, in order, once no response is active."""
+        self._sent: OrderedDict[str, ResponseRequest] = OrderedDict()
+        # Requests already sent, by event_id. A ``response.created`` after we sent one may
+        # be the server's own (for the user's speech): ours is then refused a moment
+        # later, or after that response, naming its event_id. Kept until refused, or
+        # until REMEMBERED_REQUESTS later requests pushed it out.
 
     @property
     def busy(self) -> bool:
         """True while a response is active or ours is on its way."""
         return self.active is not None or self.in_flight is not None
 
-    def request(self, event_id: str) -> bool:
-        """Ask for a response; True if ``response.create`` should go now (with this id)."""
-        if self.busy:
-            self.wanted = True
-            return False
-        self.in_flight = self.unconfirmed = event_id
-        return True
+    @property
+    def wanted(self) -> bool:
+        """True while a request waits for the active response to end."""
+        return bool(self.waiting)
+
+    def request(self, request: ResponseRequest) -> None:
+        """Keep a request; :meth:`next` says when it goes."""
+        self.waiting.append(request)
+
+    def next(
+        self, served: Callable[[ResponseRequest], bool] = lambda _: False
+    ) -> ResponseRequest | None:
+        """The request to send now, with its fresh ``event_id``; None while busy or idle.
+
+        Requests for which ``served`` is true are dropped on the way (a follow-up that a
+        response started since has answered already).
+        """
+        while self.waiting and not self.busy:
+            request = self.waiting.popleft()
+            if served(request):
+                continue
+            request.event_id = self._new_id()
+            self.in_flight = request
+            self._sent[request.event_id] = request
+            while len(self._sent) > REMEMBERED_REQUESTS:
+                self._sent.popitem(last=False)
+            return request
+        return None
 
     def created(self, response_id: str, in_conversation: bool) -> None:
-        """``response.created``: a response is active (ours or the server's own)."""
+        """``response.created``: a response is active (ours, or the server's own)."""
         if in_conversation:
             self.active = response_id
             self.in_flight = None
 
-    def done(self, response_id: str) -> bool:
-        """``response.done``: True if a queued ``response.create`` should go now."""
+    def done(self, response_id: str, *, seen_created: bool, in_conversation: bool) -> None:
+        """``response.done``. One that came without a ``response.created`` answers ours."""
         if self.active == response_id:
             self.active = None
-            self.unconfirmed = None
-        if self.wanted and not self.busy:
-            self.wanted = False
-            return True
-        return False
+        elif not seen_created and in_conversation and self.active is None:
+            self.in_flight = None
 
-    def rejected(self, event_id: str | None) -> bool:
-        """An error answered a ``response.create``; True if it was ours (the race, absorbed)."""
-        if event_id is None or event_id not in (self.in_flight, self.unconfirmed):
+    def refused(self, event_id: str | None, *, retry: bool) -> bool:
+        """An error answered a ``response.create``; True if it was ours.
+
+        With ``retry`` (the race: another response was active) the request goes again
+        first once no response is active; without, it is released for good.
+        """
+        request = self._sent.pop(event_id, None) if event_id is not None else None
+        if request is None:
             return False
-        self.in_flight = self.unconfirmed = None
-        self.wanted = True  # ask again once the active response is done
+        if self.in_flight is request:
+            self.in_flight = None
+        if retry:
+            self.waiting.appendleft(request)
         return True
-
-    def withdraw(self) -> None:
-        """Forget a queued request (its reason went away)."""
-        self.wanted = False
