@@ -35,7 +35,7 @@ from realtime_agent.errors import (
 )
 from realtime_agent.runtime import events
 from realtime_agent.runtime.agent import Agent
-from realtime_agent.runtime.session import RealtimeSession, connect
+from realtime_agent.runtime.session import RealtimeSession, connect, current_session
 from realtime_agent.runtime.transport import Endpoint, Secret
 from realtime_agent.tools import Handoff, Tool, tool
 
@@ -59,6 +59,7 @@ __all__ = [
     "TransportError",
     "__version__",
     "connect",
+    "current_session",
     "events",
     "tool",
 ]

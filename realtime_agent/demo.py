@@ -18,7 +18,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from realtime_agent.audio.sinks import AudioSink, ClockSink
 from realtime_agent.audio.sources import AudioSource, WavSource
@@ -89,14 +89,49 @@ class _Tracked:
         self.finished.set()
 
 
+async def _events(
+    session: RealtimeSession, input_ended: asyncio.Event
+) -> AsyncIterator[app.AppEvent | None]:
+    """The session's events, and None once, when the input runs out (the turn may have
+    ended before its last frames of silence were sent)."""
+    ended: asyncio.Future[bool] = asyncio.ensure_future(input_ended.wait())
+    upcoming: asyncio.Future[app.AppEvent] | None = None
+    said = False
+    try:
+        while True:
+            upcoming = asyncio.ensure_future(anext(session))
+            while not upcoming.done():
+                waiting: set[asyncio.Future[Any]] = {upcoming} if said else {upcoming, ended}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if not said and ended.done():
+                    said = True
+                    yield None
+            try:
+                event = upcoming.result()
+            except StopAsyncIteration:
+                return
+            yield event
+    finally:
+        ended.cancel()
+        if upcoming is not None:
+            upcoming.cancel()
+
+
 async def _converse(
     session: RealtimeSession, source: _Tracked, out: TextIO, *, play_out: bool
 ) -> None:
     loop = asyncio.get_running_loop()
     speech_end: float | None = None
-    pending_tools = 0
-    async for event in session:
+    answered = False  # the last response was an answer (no tool calls: nothing follows it)
+    calls = False  # the response in progress called tools (a response to their answers follows)
+    async for event in _events(session, source.finished):
         match event:
+            case None if answered:  # the input ran out after the answer
+                break
+            case app.SpeechStarted():
+                answered = False
+            case app.AgentStart():
+                answered = calls = False
             case app.SpeechStopped():
                 speech_end = loop.time()
             case app.AudioDelta() if speech_end is not None:
@@ -105,10 +140,9 @@ async def _converse(
             case app.Transcript(role="user", text=text):
                 out.write(f"[you]        {text}\n")
             case app.ToolStart(name=name, arguments=arguments):
-                pending_tools += 1
+                calls = True
                 out.write(f"[tool call]  {name}({arguments})\n")
             case app.ToolEnd(output=output, error=error):
-                pending_tools -= 1
                 out.write(f"[tool done]  {error or output}\n")
             case app.Transcript(role="assistant", text=text):
                 out.write(f"[assistant]  {text}\n")
@@ -119,17 +153,13 @@ async def _converse(
             case app.Closed(reason=reason, error=error) if error is not None:
                 out.write(f"[closed]     {reason}\n")
                 return
-            case app.AgentEnd() if source.finished.is_set() and not session.busy:
-                if play_out:
-                    await _played_out(session)
-                return
+            case app.AgentEnd(status="completed") if not calls:
+                answered = True
+                if source.finished.is_set():
+                    break
         out.flush()
-
-
-async def _played_out(session: RealtimeSession) -> None:
-    """Wait until the assistant's audio has been played (heard) to the end."""
-    for handle in list(session.playout.handles.values()):
-        await handle.wait()
+    if play_out:
+        await session.wait_for_playout()
 
 
 def microphone_available() -> bool:

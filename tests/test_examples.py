@@ -46,6 +46,13 @@ def test_backend_embed() -> None:
     assert "assistant said: 'Sure, what else would you like to know?'" in out
 
 
+def test_hang_up() -> None:
+    out = run("hang_up.py")
+    assert "assistant: Thanks for calling, goodbye!" in out
+    assert "tool call: hang_up" in out and "(hanging up: goodbye said)" in out
+    assert out.rstrip().endswith("call ended: closed by the application")
+
+
 def test_mic_demo_with_a_wav_source(tmp_path: Path) -> None:
     sample = sample_wav()  # the installed package's data (the wheel's, in CI's wheel run)
     out = run("mic_demo.py", "--in", str(sample), "--out", str(tmp_path))

@@ -84,8 +84,16 @@ class Agent:
         """The tool called ``name``, if the agent has it."""
         return next((t for t in self.tool_list if t.name == name), None)
 
-    def session_config(self, *, include_voice: bool = True) -> SessionConfig:
-        """The GA ``session.update`` payload for this agent."""
+    def session_config(
+        self, *, include_voice: bool = True, previous: Agent | None = None
+    ) -> SessionConfig:
+        """The GA ``session.update`` payload for this agent.
+
+        Only what is set is sent: no ``null`` but where it means something. Turn
+        detection ``None`` is sent as ``null`` (push-to-talk); input transcription is
+        sent as ``null`` only to turn off what ``previous`` (the agent the session had)
+        turned on.
+        """
         match self.turn_detection:
             case "server_vad":
                 detection: ServerVad | SemanticVad | None = ServerVad()
@@ -93,15 +101,11 @@ class Agent:
                 detection = SemanticVad()
             case _:
                 detection = self.turn_detection
-        audio_in = AudioInput(
-            format=_wire(self.input_format),
-            turn_detection=detection,
-            transcription=(
-                InputTranscription(model=self.input_transcription)
-                if self.input_transcription
-                else None
-            ),
-        )
+        audio_in = AudioInput(format=_wire(self.input_format), turn_detection=detection)
+        if self.input_transcription:
+            audio_in.transcription = InputTranscription(model=self.input_transcription)
+        elif previous is not None and previous.input_transcription:
+            audio_in.transcription = None  # explicitly: "set to null to turn off"
         audio_out = AudioOutput(format=_wire(self.output_format))
         if include_voice and self.voice is not None:
             audio_out.voice = self.voice

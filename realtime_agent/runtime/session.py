@@ -2,31 +2,38 @@
 
 One supervisor task per session owns a TaskGroup with every other task: the reader,
 the writer (client events out), the capture (an audio source, if any) and one task per
-running tool. Server events go into the core as their frames are parsed, inside the
+tool call. Server events go into the core as their frames are parsed, inside the
 connection's ``data_received`` (no queue, no task switch per event); the reader task
 only takes what cannot come that way (a fragmented message) and the end of the
 connection. The core decides; this module carries out its actions:
 
 * events to send go to the writer through two queues: reactions of the core (a
-  truncate, a cancel, a tool's output) jump ahead; what the application sends (audio,
-  text, commit, response requests) keeps its order and applies backpressure: a full
-  audio queue makes ``await send_audio()`` wait. When nothing waits, an audio frame
-  leaves at once from the caller's task;
+  truncate, a cancel, a tool's output) jump ahead, up to :data:`URGENT_LIMIT` waiting
+  (past that the server is not reading, and the session ends); what the application
+  sends (audio, text, commit, response requests) keeps its order in a bounded
+  :class:`~realtime_agent.runtime.queues.Outbox` that applies backpressure: a full
+  outbox makes ``await send_audio()`` wait. When nothing waits, an audio frame leaves
+  at once from the caller's task;
 * assistant audio goes to the playout, which feeds the sink; on barge-in the playout
   stops within one frame and tells the core what was heard, so the cut is exact;
-* events for the application go to a bounded queue that never blocks the reader: when
-  it is full, audio and transcript deltas are dropped and counted
-  (``dropped_events``), every other event is kept.
+* events for the application go to a bounded queue that never blocks the reader
+  (:class:`~realtime_agent.runtime.queues.AppEvents`: deltas dropped and counted,
+  history updates coalesced).
 
-``close()`` is idempotent, bounded in time, and leaves no task behind. A session that
-ends by itself (the server closed, the connection dropped) ends its event stream with
-a ``Closed`` event that carries the error.
+Ending: ``close()`` is idempotent and returns within ``close_timeout`` whatever a tool
+does; a tool may call it (a "hang up" tool: it is neither cancelled nor waited for);
+a caller cancelled while closing gets its ``CancelledError`` (the close goes on, in
+its own task, to the end). A task that ignores its cancellation is abandoned at the
+bound, and logged. A session that ends by itself (the server closed, the connection
+dropped, the application stopped reading) ends the same way. Either way the event
+stream ends with a ``Closed`` event (with the error, when the session was not closed
+by the application), and every sender still waiting gets the session's end error.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextvars
 import logging
 import math
 from collections import deque
@@ -42,6 +49,7 @@ from realtime_agent.audio.sinks import AudioSink, ClockSink
 from realtime_agent.audio.sources import AudioSource
 from realtime_agent.errors import (
     AudioError,
+    ConnectionLost,
     LocalProtocolError,
     RemoteProtocolError,
     TransportError,
@@ -52,6 +60,7 @@ from realtime_agent.protocol.actions import (
     CallTool,
     Emit,
     EndAudio,
+    HistoryChanged,
     PlayAudio,
     SendEvent,
     StopPlayout,
@@ -59,25 +68,63 @@ from realtime_agent.protocol.actions import (
 )
 from realtime_agent.protocol.core import SessionCore
 from realtime_agent.runtime.agent import Agent
+from realtime_agent.runtime.queues import AppEvents, Outbox
 from realtime_agent.runtime.recording import Recorder
-from realtime_agent.runtime.transport import Endpoint, Secret, Transport, open_transport
+from realtime_agent.runtime.transport import (
+    Endpoint,
+    Secret,
+    Transport,
+    TransportFactory,
+    open_transport,
+)
+from realtime_agent.schema import codec, dialect
 from realtime_agent.schema.client import (
     ClientEvent,
     ConversationItemCreate,
     InputAudioBufferClear,
     InputAudioBufferCommit,
+    ResponseCreate,
     SessionUpdate,
 )
 from realtime_agent.schema.codec import UnknownServerEvent
+from realtime_agent.schema.dialect import Dialect
 from realtime_agent.schema.items import InputTextPart, MessageItem
 from realtime_agent.schema.response import ResponseCreateParams
 from realtime_agent.schema.server import ServerEvent
-from realtime_agent.tools.dispatch import ToolResult, run_call
+from realtime_agent.tools.dispatch import DEFAULT_THREADS, ToolRunner, failure
 from realtime_agent.tools.handoff import Handoff
 
-__all__ = ["RealtimeSession", "connect", "gate"]
+__all__ = ["URGENT_LIMIT", "RealtimeSession", "connect", "current_session", "gate"]
 
 logger = logging.getLogger("realtime_agent.session")
+
+#: The core's own sends (truncates, cancels, tool outputs) that may wait for the socket.
+URGENT_LIMIT = 1024
+
+_current: contextvars.ContextVar[RealtimeSession] = contextvars.ContextVar("realtime_session")
+
+
+def current_session() -> RealtimeSession:
+    """The session running the current tool call (or any task of that session).
+
+    For a tool that acts on its session, a "hang up" tool for one::
+
+        @tool
+        async def hang_up() -> str:
+            \"\"\"End the call.\"\"\"
+            session = current_session()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    await session.wait_for_playout()  # let the goodbye be heard
+            await session.close()
+            return "ended"
+
+    Raises LocalProtocolError outside a session's tasks.
+    """
+    try:
+        return _current.get()
+    except LookupError:
+        raise LocalProtocolError("current_session() is known only in a session's tool") from None
 
 
 def gate(frame: bytes, level_dbfs: float) -> bytes:
@@ -91,11 +138,43 @@ def gate(frame: bytes, level_dbfs: float) -> bytes:
     return bytes(len(frame))
 
 
+def _sendable(event: ClientEvent, beta: bool) -> ClientEvent:
+    """The event, if it can be written as JSON text (in the beta dialect too, if that is the
+    connection's); else LocalProtocolError, at the call, not later in the writer."""
+    try:
+        codec.encode(dialect.client_to_beta(event) if beta else event).encode("utf-8")
+    except (ValueError, UnicodeError) as exc:  # lone surrogates, what beta cannot say
+        raise LocalProtocolError(f"cannot send {event.type}: {exc}") from None
+    return event
+
+
 class RealtimeSession:
     """A live conversation with a Realtime server (see the module docstring).
 
     Use :func:`connect` to make one. ``async for event in session`` yields the
     application events (:mod:`realtime_agent.runtime.events`) until the session ends.
+
+    Args:
+        agent: who the assistant is (instructions, voice, tools, turn-taking).
+        endpoint: where to connect and with which key.
+        audio_out: where assistant audio plays; default a ``ClockSink`` (real time, to
+            nobody). Use a ``Speaker`` or a ``RemoteSink`` (your far end reports).
+        audio_in: a source of input frames (a ``Microphone``, ``WavSource``,
+            ``ArraySource``, any async iterator of pcm16 frames), sent as they come.
+        raw_events: also give the application every server event (``RawServerEvent``).
+        event_queue: events waiting for the application before deltas are dropped; the
+            session ends if 16 times as many pile up (the application is not reading).
+        audio_queue: the application's sends that may wait for the socket before
+            ``send_audio()`` and the other sends wait.
+        jitter_ms: audio held before playback starts (and after an underrun).
+        open_timeout: seconds to connect.
+        close_timeout: the bound on ``close()``, whatever the tools do.
+        record: a directory (or a ``Recorder``) to record both sides to.
+        half_duplex: see :attr:`half_duplex`.
+        transport: how to open the connection (default: websockets); any coroutine
+            function taking ``(endpoint, *, open_timeout, close_timeout)`` and returning
+            a :class:`~realtime_agent.runtime.transport.Transport`.
+        tool_threads: worker threads for sync tools.
     """
 
     def __init__(
@@ -113,6 +192,8 @@ class RealtimeSession:
         close_timeout: float = 2.0,
         record: Recorder | str | Path | None = None,
         half_duplex: float | None = None,
+        transport: TransportFactory = open_transport,
+        tool_threads: int = DEFAULT_THREADS,
     ) -> None:
         self.agent = agent
         self.endpoint = endpoint
@@ -123,21 +204,22 @@ class RealtimeSession:
         self.audio_in = audio_in
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
-        self.dropped_events = 0
-        """Audio and transcript deltas dropped because the application fell behind."""
         self.dropped_audio = 0
         """Input audio frames dropped by ``send_audio_nowait`` because the queue was full."""
+        self._open = transport
         self._transport: Transport | None = None
         self._urgent: deque[ClientEvent] = deque()
-        self._ordered: asyncio.Queue[ClientEvent | bytes] = asyncio.Queue(audio_queue)
+        self._outbox: Outbox[ClientEvent | bytes] = Outbox(audio_queue)
         self._wake_writer = asyncio.Event()
-        self._events: deque[app.AppEvent] = deque()
-        self._event_limit = event_queue
-        self._events_ready = asyncio.Event()
+        self._events = AppEvents(event_queue, self.core.conversation.items)
+        self._tools = ToolRunner(threads=tool_threads)
         self._supervisor: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
         self._group: asyncio.TaskGroup | None = None
+        self._started = False
         self._ended = False
-        self._closing = False
+        self._ended_event = asyncio.Event()
+        self._end_error: BaseException | None = None  # why it ended, when not closed by the app
         self.half_duplex = half_duplex
         """With speakers and no echo cancellation: while the assistant is audible, input
         frames quieter than this level (dBFS, e.g. -25) are sent as silence, so that the
@@ -168,37 +250,66 @@ class RealtimeSession:
     async def start(self) -> None:
         """Connect, configure the session from the agent, and start the tasks.
 
-        Raises ConnectError (AuthenticationError when the key is refused).
+        Raises ConnectError (AuthenticationError when the key is refused); the session
+        has then ended. Raises LocalProtocolError if it was started before.
         """
-        if self._supervisor is not None:
-            raise LocalProtocolError("the session is already started")
-        self._transport = await open_transport(
-            self.endpoint, open_timeout=self.open_timeout, close_timeout=self.close_timeout
-        )
+        if self._started:
+            raise LocalProtocolError("a session starts once: make a new one with connect()")
+        self._started = True
+        try:
+            self._transport = await self._open(
+                self.endpoint, open_timeout=self.open_timeout, close_timeout=self.close_timeout
+            )
+        except BaseException as exc:
+            self._finish(f"could not connect: {exc}", exc)
+            raise
         self._execute(self.core.send(SessionUpdate(session=self.agent.session_config())))
         # The one task the session creates itself; it owns all the others.
         self._supervisor = asyncio.get_running_loop().create_task(
-            self._supervise(), name=f"realtime-session-{self.agent.name}"
+            self._supervise(), name=f"realtime-session-{self.agent.name}", context=self._context()
         )
 
     async def close(self) -> None:
-        """End the session: stop every task, close the connection. Idempotent, bounded."""
-        if self._closing:
-            if self._supervisor is not None:
-                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self._supervisor), self.close_timeout)
+        """End the session: stop every task, close the connection; then ``Closed`` comes.
+
+        Idempotent; returns within ``close_timeout``. From inside a tool (a "hang up"
+        tool) the calling tool is neither cancelled nor waited for: it goes on once
+        this returns, and its result is dropped. If the calling task is cancelled
+        meanwhile, its ``CancelledError`` propagates; the close goes on to its end.
+        """
+        if self._supervisor is None:  # never started, or could not connect
+            self._finish("closed by the application", None)
             return
-        self._closing = True
-        supervisor = self._supervisor
-        if supervisor is not None and not supervisor.done():
-            supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(supervisor, self.close_timeout)
-        if self._transport is not None:
-            await self._transport.close()
-        self._end("closed by the application", None)
-        if self.recorder is not None:
-            self.recorder.close()
+        current = asyncio.current_task()
+        if current is not None:
+            self._tools.detach(current)
+        closer = self._begin_close(None, "closed by the application")
+        if current is not closer:
+            await asyncio.shield(closer)
+
+    async def wait_ended(self) -> None:
+        """Wait until the session has ended, without reading its events (they stay queued)."""
+        await self._ended_event.wait()
+
+    async def wait_for_playout(self) -> bool:
+        """Wait until the assistant audio received so far has been heard (or was cut).
+
+        True once it has; False if the session ended first. It looks at the sink's
+        position as often as the audio left needs (bound it with ``asyncio.timeout``: a
+        ``RemoteSink`` moves only when the far end reports).
+        """
+        while not self._ended:
+            pending = [h for h in self.playout.handles.values() if not h.done()]
+            if not pending:
+                return True
+            left = max(h.received_samples - h.played_samples for h in pending)
+            await asyncio.sleep(max(0.005, min(0.1, left / self.sink.rate)))
+        return False
+
+    @property
+    def transport(self) -> Transport | None:
+        """The connection, once started."""
+        return self._transport
 
     @property
     def busy(self) -> bool:
@@ -210,6 +321,67 @@ class RealtimeSession:
     def ended(self) -> bool:
         """True once the session has ended (its last event is ``Closed``)."""
         return self._ended
+
+    @property
+    def dropped_events(self) -> int:
+        """Application events dropped because the application fell behind (deltas, raw)."""
+        return self._events.dropped
+
+    @property
+    def abandoned_calls(self) -> int:
+        """Tool calls given up on while their tool still ran (see ``ToolRunner.abandoned``)."""
+        return self._tools.abandoned
+
+    def _begin_close(self, error: BaseException | None, reason: str) -> asyncio.Task[None]:
+        """Start ending the session (once); the task that does it."""
+        if self._closer is None:
+            self._end_error = error
+            self._outbox.fail(self._ended_error)
+            self._closer = asyncio.get_running_loop().create_task(
+                self._shutdown(error, reason), name=f"realtime-session-close-{self.agent.name}"
+            )
+        return self._closer
+
+    def _ended_error(self) -> BaseException:
+        """What a send raises once the session is ending or has ended."""
+        if self._end_error is not None:
+            return self._end_error
+        return LocalProtocolError("the session has ended (closed by the application)")
+
+    async def _shutdown(self, error: BaseException | None, reason: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.close_timeout
+        supervisor = self._supervisor
+        waiting: set[asyncio.Task[Any]] = set(self._tools.cancel())
+        if supervisor is not None and not supervisor.done():
+            supervisor.cancel()
+            waiting.add(supervisor)
+        stuck: set[asyncio.Task[Any]] = set()
+        if waiting:
+            _, stuck = await asyncio.wait(waiting, timeout=max(0.0, deadline - loop.time()))
+        if stuck:
+            logger.warning(
+                "realtime session %r: %s did not stop within close_timeout=%g s; abandoned",
+                self.agent.name,
+                ", ".join(sorted(task.get_name() for task in stuck)),
+                self.close_timeout,
+            )
+        self._tools.stop(still_running=len(stuck - {supervisor}))
+        if self._transport is not None:
+            try:
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    await self._transport.close()
+            except TimeoutError:
+                self._transport.abort()
+        self._finish(reason, error)
+
+    def _finish(self, reason: str, error: BaseException | None) -> None:
+        if not self._ended:
+            self._ended = True
+            self._ended_event.set()
+            self._events.end(app.Closed(reason, error))
+            if self.recorder is not None:
+                self.recorder.close()
 
     async def _supervise(self) -> None:
         error: BaseException | None = None
@@ -228,19 +400,20 @@ class RealtimeSession:
         finally:
             self._group = None
         if error is not None:
-            self._end(str(error), error)
+            self._begin_close(error, str(error))  # not awaited: it waits for this task
 
-    def _end(self, reason: str, error: BaseException | None) -> None:
-        if not self._ended:
-            self._ended = True
-            self._events.append(app.Closed(reason, error))
-            self._events_ready.set()
+    def _context(self) -> contextvars.Context:
+        """A context for a task of the session: current_session() is this session there."""
+        context = contextvars.copy_context()
+        context.run(_current.set, self)
+        return context
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        if self._group is None:
-            coroutine.close()  # the session is over: nothing may start
+        if self._group is None or self._closer is not None:
+            coroutine.close()  # the session is ending: nothing may start
             return
-        self._group.create_task(coroutine, name=name)
+        # Called from the socket's callbacks, whose context is not the session's.
+        self._group.create_task(coroutine, name=name, context=self._context())
 
     # --- tasks ---------------------------------------------------------------------------
 
@@ -264,33 +437,42 @@ class RealtimeSession:
         self._execute(self.core.receive_error(error))
 
     async def _write(self) -> None:
-        assert self._transport is not None
+        transport = self._transport
+        assert transport is not None
         while True:
             if self._urgent:
-                await self._transport.send(self._urgent.popleft())
-            elif not self._ordered.empty():
-                item = self._ordered.get_nowait()
+                await transport.send(self._urgent.popleft())
+            elif not self._outbox.empty():
+                item = self._outbox.get_nowait()
                 if isinstance(item, bytes):
-                    await self._transport.send_audio(item)
+                    await transport.send_audio(item)
                 else:
-                    await self._transport.send(item)
+                    await transport.send(item)
             else:
                 self._wake_writer.clear()
                 await self._wake_writer.wait()
 
     async def _capture(self, source: AudioSource) -> None:
         async for frame in source:
+            if self._closer is not None:
+                return  # the session is ending: the rest of the audio is not sent
             if self.half_duplex is not None and self.playout.audible:
                 frame = gate(frame, self.half_duplex)
-            await self.send_audio(frame)
+            try:
+                await self._send_audio(frame)
+            except LocalProtocolError:
+                if self._closer is not None:
+                    return  # closed while this frame waited for room
+                raise
 
     async def _run_tool(self, call: ToolCall) -> None:
         tool = self.agent.tool_named(call.name)
         if tool is None:  # the agent changed since the call began (a handoff)
-            message = f"There is no tool named {call.name!r} any more."
-            result = ToolResult(f'{{"error": "{message}"}}', error=message)
+            result = failure(f"There is no tool named {call.name!r} any more.")
         else:
-            result = await run_call(tool, call.arguments)
+            result = await self._tools.run(tool, call.arguments)
+        if self._closer is not None:
+            return  # the session ended while it ran (a tool that hung up): nobody to tell
         if result.handoff is not None:
             self._hand_off(result.handoff)
         self._execute(
@@ -316,7 +498,7 @@ class RealtimeSession:
         previous, spoken = self.agent, self.core.audio_spoken
         self.agent = target
         self.core.tool_names = {t.name for t in target.tool_list}
-        config = target.session_config(include_voice=not spoken)
+        config = target.session_config(include_voice=not spoken, previous=previous)
         self._execute(self.core.send(SessionUpdate(session=config)))
         voice_kept = spoken and target.voice is not None and target.voice != previous.voice
         self._emit(app.HandoffDone(previous.name, target.name, voice_kept=voice_kept))
@@ -336,6 +518,13 @@ class RealtimeSession:
                 case SendEvent(event=event):
                     self._urgent.append(event)
                     self._wake_writer.set()
+                    if len(self._urgent) > URGENT_LIMIT:
+                        self._fail(
+                            ConnectionLost(
+                                f"the server is not reading: {len(self._urgent)} events "
+                                "wait to be sent"
+                            )
+                        )
                 case EndAudio(item_id=item_id, content_index=index):
                     self.playout.end(item_id, index)
                 case StopPlayout(items=items):
@@ -343,31 +532,44 @@ class RealtimeSession:
                     self._execute(self.core.playout_stopped(positions))
                 case CallTool(call=call):
                     self._spawn(self._run_tool(call), name=f"realtime-tool-{call.name}")
+                case HistoryChanged():
+                    self._events.history_changed()
 
     def _emit(self, event: app.AppEvent) -> None:
         if self.recorder is not None:
             self.recorder.event(event)
-        if len(self._events) >= self._event_limit and isinstance(event, app.DROPPABLE):
-            self.dropped_events += 1
-            return
-        self._events.append(event)
-        self._events_ready.set()
+        if not self._events.put(event):
+            waiting = len(self._events)
+            self._fail(
+                LocalProtocolError(
+                    f"the application did not read its events: {waiting} were waiting "
+                    f"(event_queue={self._events.limit})"
+                )
+            )
+
+    def _fail(self, error: BaseException) -> None:
+        """End the session from inside (the reader's call): it cannot go on."""
+        if self._closer is None:
+            logger.warning("realtime session %r ends: %s", self.agent.name, error)
+            self._begin_close(error, str(error))
 
     async def _submit(self, actions: list[Action]) -> None:
         """The application's own actions: its sends keep their order behind its audio."""
-        self._check_open()
         for action in actions:
             if isinstance(action, SendEvent):
-                await self._ordered.put(action.event)
+                await self._outbox.put(action.event)
                 self._wake_writer.set()
             else:
                 self._execute([action])
 
+    def _sendable(self, event: ClientEvent) -> ClientEvent:
+        return _sendable(event, self.endpoint.dialect is Dialect.BETA)
+
     def _check_open(self) -> None:
-        if self._supervisor is None:
+        if not self._started:
             raise LocalProtocolError("the session is not started: use `async with connect(...)`")
-        if self._ended or self._closing:
-            raise LocalProtocolError("the session has ended")
+        if self._closer is not None or self._ended:
+            raise self._ended_error()
 
     # --- the application's side ----------------------------------------------------------
 
@@ -375,36 +577,53 @@ class RealtimeSession:
         return self
 
     async def __anext__(self) -> app.AppEvent:
-        while not self._events:
-            if self._ended:
-                raise StopAsyncIteration
-            self._events_ready.clear()
-            await self._events_ready.wait()
-        return self._events.popleft()
+        if not self._started:
+            raise LocalProtocolError(
+                "the session is not started: use `async with connect(...) as session`"
+            )
+        event = await self._events.get()
+        if event is None:
+            raise StopAsyncIteration
+        return event
 
     async def send_audio(self, audio: bytes) -> None:
         """Append input audio (pcm16 24 kHz, or G.711 per the agent); waits if the queue is full.
 
         When nothing is waiting to be sent, the audio goes out at once from the caller's
         task (the common case: one frame every 20 ms), without a hop through the writer
-        task; otherwise it queues behind what waits. Raises ConnectionLost if the
-        connection is gone (the session then ends with the same error).
+        task; otherwise it queues behind what waits. Raises LocalProtocolError for what
+        is not audio (not bytes, or pcm16 of an odd length) or once the session has
+        ended, ConnectionLost if the connection is gone.
         """
         self._check_open()
+        await self._send_audio(self._audio(audio))
+
+    def _audio(self, audio: bytes) -> bytes:
+        if not isinstance(audio, bytes | bytearray | memoryview):
+            raise LocalProtocolError(f"audio is bytes, not {type(audio).__name__}")
+        if self.agent.input_format.sample_width == 2 and len(audio) % 2:
+            raise LocalProtocolError(f"pcm16 audio has an even length, not {len(audio)} bytes")
+        return bytes(audio)
+
+    async def _send_audio(self, audio: bytes) -> None:
         if self.recorder is not None:
             self.recorder.user_audio(audio)
-        if self._urgent or not self._ordered.empty() or self._transport is None:
-            await self._ordered.put(bytes(audio))
+        if self._urgent or not self._outbox.empty() or self._transport is None:
+            await self._outbox.put(audio)
             self._wake_writer.set()
             return
-        await self._transport.send_audio(audio)
+        try:
+            await self._transport.send_audio(audio)
+        except ConnectionLost:
+            if self._closer is not None:
+                raise self._ended_error() from None
+            raise
 
     def send_audio_nowait(self, audio: bytes) -> bool:
         """Append input audio without waiting; False (and counted) if the queue is full."""
         self._check_open()
-        try:
-            self._ordered.put_nowait(bytes(audio))
-        except asyncio.QueueFull:
+        audio = self._audio(audio)
+        if not self._outbox.put_nowait(audio):
             self.dropped_audio += 1
             return False
         self._wake_writer.set()
@@ -413,22 +632,35 @@ class RealtimeSession:
         return True
 
     async def send_text(self, text: str, *, respond: bool = True) -> None:
-        """Add a user text message; then ask for a response, unless ``respond`` is False."""
+        """Add a user text message; then ask for a response, unless ``respond`` is False.
+
+        Raises LocalProtocolError for text that cannot be sent (lone surrogates).
+        """
+        self._check_open()
         item = MessageItem(role="user", content=[InputTextPart(text=text)])
-        await self._submit(self.core.send(ConversationItemCreate(item=item)))
+        await self._submit(self.core.send(self._sendable(ConversationItemCreate(item=item))))
         if respond:
             await self.create_response()
 
     async def commit(self) -> None:
         """Commit the input audio sent so far as a user turn (push-to-talk)."""
+        self._check_open()
         await self._submit(self.core.send(InputAudioBufferCommit()))
 
     async def clear_audio(self) -> None:
         """Drop the input audio sent since the last commit."""
+        self._check_open()
         await self._submit(self.core.send(InputAudioBufferClear()))
 
     async def create_response(self, params: ResponseCreateParams | None = None) -> None:
-        """Ask for a response; it is sent when no other response is active."""
+        """Ask for a response; it is sent when no other response is active.
+
+        Each request is kept with its parameters, in order (at most 16 waiting: then
+        LocalProtocolError). Out-of-band responses (``conversation="none"``) go at once.
+        """
+        self._check_open()
+        if params is not None:
+            self._sendable(ResponseCreate(response=params))
         await self._submit(self.core.create_response(params))
 
     async def interrupt(self) -> None:
@@ -439,14 +671,18 @@ class RealtimeSession:
     async def update_session(self, agent: Agent) -> None:
         """Switch to another agent's instructions, tools and turn-taking (voice permitting)."""
         self._check_open()
+        config = agent.session_config(
+            include_voice=not self.core.audio_spoken, previous=self.agent
+        )
+        update = self._sendable(SessionUpdate(session=config))
         self.agent = agent
         self.core.tool_names = {t.name for t in agent.tool_list}
-        config = agent.session_config(include_voice=not self.core.audio_spoken)
-        await self._submit(self.core.send(SessionUpdate(session=config)))
+        await self._submit(self.core.send(update))
 
     async def send_event(self, event: ClientEvent) -> None:
         """Send any client event as it is (for what the methods above do not cover)."""
-        await self._submit(self.core.send(event))
+        self._check_open()
+        await self._submit(self.core.send(self._sendable(event)))
 
 
 def connect(
@@ -461,16 +697,27 @@ def connect(
     azure_api_version: str | None = None,
     azure_token: str | Secret | None = None,
     endpoint: Endpoint | None = None,
-    **options: Any,
+    audio_out: AudioSink | None = None,
+    audio_in: AudioSource | None = None,
+    raw_events: bool = False,
+    event_queue: int = 512,
+    audio_queue: int = 50,
+    jitter_ms: float = 60.0,
+    open_timeout: float = 10.0,
+    close_timeout: float = 2.0,
+    record: Recorder | str | Path | None = None,
+    half_duplex: float | None = None,
+    transport: TransportFactory = open_transport,
+    tool_threads: int = DEFAULT_THREADS,
 ) -> RealtimeSession:
     """A session for ``agent``; use it as ``async with connect(agent, ...) as session``.
 
     Where to: ``endpoint``; or ``url`` (any Realtime server, such as the local one); or
     ``azure_resource`` and ``azure_deployment`` (with ``azure_api_version`` for the
-    preview protocol); or else OpenAI (``model``, key from ``api_key`` or
-    ``OPENAI_API_KEY``). ``beta`` speaks the beta dialect. Other options go to
-    :class:`RealtimeSession` (``audio_out``, ``audio_in``, ``raw_events``, queue sizes,
-    time-outs).
+    preview protocol, and ``azure_token`` for Entra ID instead of a key); or else OpenAI
+    (``model``, key from ``api_key`` or ``OPENAI_API_KEY``). ``beta`` speaks the beta
+    dialect. The other arguments are :class:`RealtimeSession`'s, documented there.
+    Raises LocalProtocolError when the arguments cannot make an endpoint (no key).
     """
     if endpoint is None:
         if url is not None:
@@ -489,4 +736,19 @@ def connect(
             endpoint = Endpoint.openai(
                 model or agent.model or "gpt-realtime", api_key=api_key, beta=beta
             )
-    return RealtimeSession(agent, endpoint, **options)
+    return RealtimeSession(
+        agent,
+        endpoint,
+        audio_out=audio_out,
+        audio_in=audio_in,
+        raw_events=raw_events,
+        event_queue=event_queue,
+        audio_queue=audio_queue,
+        jitter_ms=jitter_ms,
+        open_timeout=open_timeout,
+        close_timeout=close_timeout,
+        record=record,
+        half_duplex=half_duplex,
+        transport=transport,
+        tool_threads=tool_threads,
+    )

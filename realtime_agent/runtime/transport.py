@@ -7,16 +7,24 @@ environment (``OPENAI_API_KEY``, ``AZURE_OPENAI_API_KEY``) and are held in a
 :class:`Secret`: they never show in a repr, a log line or an exception.
 
 :class:`WebSocketTransport` is the socket (websockets' asyncio client, compression off,
-no size limit) and the edge codec: frames in become GA events, GA events out become
-frames in the connection's dialect. Opening is bounded by ``open_timeout``; ``close()``
-is bounded by ``close_timeout`` even when the peer never answers the close frame.
+messages up to :data:`MAX_MESSAGE_BYTES`) and the edge codec: frames in become GA
+events, GA events out become frames in the connection's dialect. Opening is bounded by
+``open_timeout``; ``close()`` is bounded by ``close_timeout`` even when the peer never
+answers the close frame. A peer that breaks the WebSocket protocol itself (a reserved
+opcode, an invalid close code) ends the connection at once, with ``ConnectionLost``.
+
+It reaches into websockets (supported: 15.0 to 17.x) at two documented-by-source points,
+``ClientConnection.process_event`` and ``data_received``; if a version lacks them, the
+fast path stays off (a warning says so once) and everything still works through
+``recv()``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 from urllib.parse import quote, urlsplit
@@ -24,7 +32,7 @@ from urllib.parse import quote, urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.frames import Frame, Opcode
-from websockets.protocol import Event
+from websockets.protocol import Event, State
 
 from realtime_agent._version import __version__
 from realtime_agent.errors import (
@@ -43,12 +51,21 @@ from realtime_agent.schema.dialect import Dialect
 from realtime_agent.schema.server import ServerEvent
 
 __all__ = [
+    "MAX_MESSAGE_BYTES",
     "Endpoint",
     "Secret",
     "Transport",
+    "TransportFactory",
     "WebSocketTransport",
     "open_transport",
 ]
+
+logger = logging.getLogger("realtime_agent.transport")
+
+#: The largest server message accepted (a bigger one closes the connection with 1009).
+#: Real events are far smaller: audio deltas carry tens of ms; the largest, a retrieved
+#: item with all its audio, is about 3.9 MiB of base64 per minute of speech.
+MAX_MESSAGE_BYTES = 64 * 2**20
 
 EventHandler: TypeAlias = Callable[[ServerEvent | UnknownServerEvent], None]
 ErrorHandler: TypeAlias = Callable[[RemoteProtocolError], None]
@@ -185,8 +202,37 @@ class Transport(Protocol):
         ...
 
     async def close(self) -> None:
-        """Close, within the close time-out; idempotent."""
+        """Close, within the close time-out; idempotent. Must honour cancellation."""
         ...
+
+    def abort(self) -> None:
+        """Drop the connection now, without a closing handshake (``close()`` took too long)."""
+        ...
+
+
+class TransportFactory(Protocol):
+    """Opens a :class:`Transport`: ``connect(..., transport=factory)`` (default
+    :func:`open_transport`). Raises ConnectError when it cannot."""
+
+    def __call__(
+        self, endpoint: Endpoint, *, open_timeout: float, close_timeout: float
+    ) -> Awaitable[Transport]: ...
+
+
+_FAST_PATH = hasattr(ClientConnection, "process_event") and hasattr(
+    ClientConnection, "data_received"
+)
+_warned = False
+
+
+def _warn_fast_path_off() -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        logger.warning(
+            "this websockets version lacks ClientConnection.process_event: server events "
+            "take the slower recv() path (supported: websockets 15 to 17)"
+        )
 
 
 class _DirectConnection(ClientConnection):
@@ -201,15 +247,18 @@ class _DirectConnection(ClientConnection):
     then arrives through ``recv()`` like everything after it).
     """
 
-    on_text: Callable[[bytes], None] | None = None
+    on_text: Callable[[bytes | bytearray | memoryview], None] | None = None
     failure: BaseException | None = None
+    direct_messages = 0
+    """Messages handed to ``on_text`` (tests check the fast path is really taken)."""
 
     def process_event(self, event: Event) -> None:
         on_text = self.on_text
         if on_text is not None and isinstance(event, Frame) and self.response is not None:
             if event.opcode is Opcode.TEXT and event.fin:
+                self.direct_messages += 1
                 try:
-                    on_text(bytes(event.data))  # no copy: it is bytes already
+                    on_text(event.data)  # bytes, bytearray or memoryview (per version): no copy
                 except Exception as exc:  # a bug in the handler: end the connection, loudly
                     self.failure = exc
                     self.on_text = None
@@ -218,6 +267,25 @@ class _DirectConnection(ClientConnection):
             if event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
                 self.on_text = None
         super().process_event(event)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if getattr(self.protocol, "parser_exc", None) is not None and self.failure is None:
+            # The peer broke the WebSocket protocol (a reserved opcode, an invalid close
+            # code): websockets sent its close frame and would wait for the peer to close
+            # the TCP connection, until the next send. Waiting for a broken peer is
+            # pointless: end it now.
+            self.failure = self._broken()
+            self.transport.abort()
+
+    def _broken(self) -> ConnectionLost:
+        sent = self.protocol.close_sent
+        code = sent.code if sent is not None else 1002
+        return ConnectionLost(
+            f"the server broke the WebSocket protocol: {self.protocol.parser_exc}",
+            code=code,
+            reason=sent.reason if sent is not None else "",
+        )
 
 
 class WebSocketTransport:
@@ -260,23 +328,51 @@ class WebSocketTransport:
         try:
             await self._ws.send(frame)
         except ConnectionClosed as exc:
-            raise self._lost(exc) from None
+            raise self._ended(exc) from None
+
+    def _ended(self, exc: ConnectionClosed) -> BaseException:
+        failure = getattr(self._ws, "failure", None)
+        return failure if failure is not None else self._lost(exc)
 
     async def recv(self) -> ServerEvent | UnknownServerEvent:
         """The next server event, in GA form. Raises ConnectionLost or RemoteProtocolError."""
         try:
             frame = await self._ws.recv()
         except ConnectionClosed as exc:
-            failure = getattr(self._ws, "failure", None)
-            if failure is not None:
-                raise failure from None
-            raise self._lost(exc) from None
+            raise self._ended(exc) from None
         return self._decode(frame)
 
-    def _decode(self, frame: str | bytes) -> ServerEvent | UnknownServerEvent:
-        if self._beta:
-            return dialect.server_to_ga(codec.decode_beta(frame))
-        return codec.decode(frame)
+    @property
+    def fast_path_messages(self) -> int:
+        """Messages that took the fast path so far (0 when it is off)."""
+        return getattr(self._ws, "direct_messages", 0)
+
+    def _decode(
+        self, frame: str | bytes | bytearray | memoryview
+    ) -> ServerEvent | UnknownServerEvent:
+        try:
+            if self._beta:
+                return dialect.server_to_ga(codec.decode_beta(frame))
+            return codec.decode(frame)
+        except RemoteProtocolError as error:
+            hidden = self._scrubbed(error)
+            if hidden is None:
+                raise
+        raise hidden  # outside the except: no __context__ holding the frame
+
+    def _scrubbed(self, error: RemoteProtocolError) -> RemoteProtocolError | None:
+        """A copy of the error with our key hidden, if the server echoed it into the broken
+        frame (without the parser's error, which quotes the frame); None if it did not."""
+        key = self._endpoint.key.reveal() if self._endpoint.key is not None else ""
+        if not key or (key not in error.raw and key not in str(error)):
+            return None
+        return RemoteProtocolError(
+            str(error).replace(key, "***"),
+            event_type=error.event_type,
+            field=error.field,
+            raw=error.raw.replace(key, "***"),
+            ids={name: value.replace(key, "***") for name, value in error.ids.items()},
+        )
 
     def deliver(self, on_event: EventHandler, on_error: ErrorHandler) -> None:
         """Hand each whole text frame's event to ``on_event`` as it is parsed (see
@@ -284,8 +380,11 @@ class WebSocketTransport:
         comes out of :meth:`recv`."""
         if not isinstance(self._ws, _DirectConnection):
             return
+        if not _FAST_PATH:
+            _warn_fast_path_off()
+            return
 
-        def on_text(frame: bytes) -> None:
+        def on_text(frame: bytes | bytearray | memoryview) -> None:
             try:
                 event = self._decode(frame)
             except RemoteProtocolError as error:
@@ -300,39 +399,58 @@ class WebSocketTransport:
         try:
             await asyncio.wait_for(self._ws.close(), self._close_timeout)
         except (TimeoutError, OSError):
-            self._ws.transport.abort()
+            self.abort()
+
+    def abort(self) -> None:
+        """Drop the connection now."""
+        self._ws.transport.abort()
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed."""
+        return self._ws.state is State.CLOSED
 
 
 async def open_transport(
     endpoint: Endpoint, *, open_timeout: float = 10.0, close_timeout: float = 2.0
 ) -> WebSocketTransport:
-    """Connect. Raises ConnectError (AuthenticationError for a refused key)."""
+    """Connect. Raises ConnectError (AuthenticationError for a refused key).
+
+    The error carries no trace of the key: not in its message, and no ``__context__``
+    (websockets' exception holds the server's response, which may echo the key).
+    """
+    failure: ConnectError
     try:
         ws = await connect(
             endpoint.url,
             additional_headers=endpoint.headers(),
             user_agent_header=f"realtime-agent/{__version__}",
             compression=None,
-            max_size=None,
+            max_size=MAX_MESSAGE_BYTES,
             open_timeout=open_timeout,
             close_timeout=close_timeout,
             ping_interval=20,
             ping_timeout=20,
-            logger=redacting_logger("realtime_agent.websockets"),
+            logger=redacting_logger(
+                "realtime_agent.websockets", secrets=() if endpoint.key is None else (endpoint.key,)
+            ),
             create_connection=_DirectConnection,
         )
+        return WebSocketTransport(ws, endpoint, close_timeout)
     except InvalidStatus as exc:
         status = exc.response.status_code
-        error = AuthenticationError if status in (401, 403) else ConnectError
+        kind = AuthenticationError if status in (401, 403) else ConnectError
         what = "refused the key" if status in (401, 403) else "answered"
-        raise error(f"{_where(endpoint)} {what}: HTTP {status}", status=status) from None
+        failure = kind(f"{_where(endpoint)} {what}: HTTP {status}", status=status)
     except InvalidURI:
-        raise ConnectError(f"not a WebSocket URL: {endpoint.url}") from None
+        failure = ConnectError(f"not a WebSocket URL: {_where(endpoint)}")
     except TimeoutError:
-        raise ConnectError(f"{_where(endpoint)} did not answer within {open_timeout:g} s") from None
-    except (OSError, InvalidHandshake) as exc:
-        raise ConnectError(f"cannot connect to {_where(endpoint)}: {exc}") from None
-    return WebSocketTransport(ws, endpoint, close_timeout)
+        failure = ConnectError(f"{_where(endpoint)} did not answer within {open_timeout:g} s")
+    except OSError as exc:
+        failure = ConnectError(f"cannot connect to {_where(endpoint)}: {exc}")
+    except InvalidHandshake as exc:  # its text may quote the server's headers: not shown
+        failure = ConnectError(f"cannot connect to {_where(endpoint)}: {type(exc).__name__}")
+    raise failure  # outside the except: no __context__ holding the server's answer
 
 
 def _where(endpoint: Endpoint) -> str:

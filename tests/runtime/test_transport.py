@@ -6,8 +6,13 @@ import asyncio
 import base64
 import hashlib
 import logging
+import pickle
+from typing import Any
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
 
 from realtime_agent.errors import (
     AuthenticationError,
@@ -17,7 +22,7 @@ from realtime_agent.errors import (
 )
 from realtime_agent.protocol import events as app
 from realtime_agent.runtime import Agent, Endpoint, Secret, connect
-from realtime_agent.runtime.transport import open_transport
+from realtime_agent.runtime.transport import WebSocketTransport, open_transport
 from realtime_agent.schema.client import ResponseCancel
 from realtime_agent.schema.dialect import Dialect
 from realtime_agent.server import LocalRealtimeServer, ScriptedResponder, faults
@@ -135,7 +140,7 @@ async def test_a_dropped_connection_ends_the_session_with_a_typed_error() -> Non
             closed = await next_of(session, app.Closed)
             assert isinstance(closed.error, ConnectionLost) and closed.error.code == 1006
             assert session.ended
-            with pytest.raises(LocalProtocolError):
+            with pytest.raises(ConnectionLost):  # the session's end error, for every send
                 await session.send_text("anyone?")
 
 
@@ -209,3 +214,72 @@ async def test_a_failing_event_handler_ends_the_connection_with_its_error() -> N
                     await transport.recv()
         finally:
             await transport.close()
+
+
+async def test_the_fast_path_carries_the_events() -> None:
+    # Server events are parsed inside the socket's data_received (no queue, no task
+    # switch per message); this fails if a websockets version stops calling our hook.
+    async with LocalRealtimeServer(responder=ScriptedResponder(["Hello there."])) as server:
+        async with connect(Agent(), url=server.url) as session:
+            await session.send_text("hi")
+            await next_of(session, app.AgentEnd)
+            transport = session.transport
+            assert isinstance(transport, WebSocketTransport)
+            received = session.core.events_received
+            # All but what came before the reader started (session.created, say).
+            assert received > 10 and received - 3 <= transport.fast_path_messages <= received
+
+
+async def test_a_401_that_echoes_the_key_shows_it_nowhere(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    def refuse(connection: ServerConnection, request: Request) -> Response:
+        echoed = request.headers.get("Authorization", "")
+        body = f'{{"error": {{"message": "Incorrect API key provided: {echoed}"}}}}'.encode()
+        headers = Headers([("X-Echo", echoed), ("Content-Length", str(len(body)))])
+        return Response(401, "Unauthorized", headers, body)
+
+    async with serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, process_request=refuse) as srv:
+        port = srv.sockets[0].getsockname()[1]
+        with pytest.raises(AuthenticationError) as caught:
+            await open_transport(Endpoint.local(f"ws://127.0.0.1:{port}/v1/realtime", api_key=KEY))
+    error = caught.value
+    assert error.__context__ is None and error.__cause__ is None
+    assert KEY not in str(error) and KEY not in repr(error)
+    assert KEY.encode() not in pickle.dumps(error)
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("realtime_agent")]
+    assert any("X-Echo" in message for message in ours)  # the echo was logged...
+    assert [message for message in ours if KEY in message] == []  # ...with the key hidden
+
+
+async def test_a_key_echoed_in_a_broken_frame_stays_hidden() -> None:
+    async def echo(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        await ws.send(f'{{"type": "error", "leaked": "{ws.request.headers["Authorization"]}"}}')
+        await ws.wait_closed()
+
+    async with serve(echo, "127.0.0.1", 0) as srv:
+        port = srv.sockets[0].getsockname()[1]
+        url = f"ws://127.0.0.1:{port}/v1/realtime"
+        async with connect(Agent(), url=url, api_key=KEY) as session:
+            error = await next_of(session, app.ErrorRaised)
+    assert "***" in (error.raw or "")
+    assert KEY not in (error.raw or "") and KEY not in error.message
+
+
+async def test_a_transport_factory_opens_the_connection() -> None:
+    opened: list[Endpoint] = []
+
+    async def tapped(endpoint: Endpoint, *, open_timeout: float, close_timeout: float) -> Any:
+        opened.append(endpoint)
+        return await open_transport(
+            endpoint, open_timeout=open_timeout, close_timeout=close_timeout
+        )
+
+    async with LocalRealtimeServer(responder=ScriptedResponder(["Hi."])) as server:
+        async with connect(Agent(), url=server.url, transport=tapped) as session:
+            await session.send_text("hello")
+            await next_of(session, app.AgentEnd)
+        assert [e.url for e in opened] == [server.url]
