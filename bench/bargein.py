@@ -406,10 +406,10 @@ class Watch:
 
     def settled(self) -> bool:
         """The case is over: cut answered, response ended, the user's turn committed."""
-        if self.cut is None or self.agent_end is None:
+        if self.agent_end is None or not (self.speech_stopped and self.user_item_done):
             return False
-        if not (self.speech_stopped and self.user_item_done):
-            return False
+        if self.cut is None:
+            return True  # heard in full: nothing was cut, and no event says so
         needs_reply = self.cut.truncated_ms is not None or self.cut.deleted
         return not needs_reply or self.reply is not None or bool(self.errors)
 
@@ -536,13 +536,13 @@ def measure(
 ) -> Case:
     """The figures of a settled case (``heard``: by the sink, by the handle, before the speech)."""
     cut = watch.cut
-    assert cut is not None and watch.agent_end is not None
+    assert watch.agent_end is not None
     problems = []
     if len(probe.arrivals) != 1 or watch.starts != 1:
         problems.append(f"{len(probe.arrivals)} speech_started frames ({watch.starts} events)")
-    if len(sink.clears) != 1 or watch.cuts != 1:
+    if len(sink.clears) != 1 or watch.cuts > 1:
         problems.append(f"{len(sink.clears)} clears ({watch.cuts} AudioInterrupted)")
-    if cut.item_id != watch.item_id:
+    if cut is not None and cut.item_id != watch.item_id:
         problems.append(f"cut {cut.item_id}, not the case's item {watch.item_id}")
     latency, arrival, ahead = None, None, 0
     if not problems:
@@ -551,14 +551,16 @@ def measure(
         if latency < 0:
             problems.append("silence before the speech_started frame arrived")
             latency = arrival = None
-    if cut.truncated_ms is not None:
+    if cut is None:
+        outcome, expected = "nothing", None
+    elif cut.truncated_ms is not None:
         outcome, expected = "truncated", "conversation.item.truncated"
     elif cut.deleted:
         outcome, expected = "deleted", "conversation.item.deleted"
     else:
         outcome, expected = "nothing", None
     accepted = not watch.errors and watch.reply == expected
-    if outcome == "truncated":
+    if cut is not None and outcome == "truncated":
         accepted = accepted and watch.reply_ms == cut.truncated_ms
     return Case(
         index=index,
@@ -573,7 +575,7 @@ def measure(
         handle_cut_ms=handle.played_ms,
         received_ms=handle.received_samples * 1000 / RATE,
         outcome=outcome,
-        audio_end_ms=cut.truncated_ms,
+        audio_end_ms=None if cut is None else cut.truncated_ms,
         accepted=accepted,
         errors=list(watch.errors),
         problem="; ".join(problems) or None,
