@@ -105,3 +105,36 @@ async def test_an_application_that_never_reads_ends_the_session_cleanly() -> Non
     assert isinstance(closed, app.Closed) and isinstance(closed.error, LocalProtocolError)
     assert "did not read its events: 256 were waiting (event_queue=16)" in str(closed.error)
     assert len(events) == 16 * 16 + 1  # the bound, and the Closed
+
+
+@pytest.mark.loop_block_limit(1.0, reason="the hostile server floods from the test's own loop")
+async def test_a_long_conversation_costs_no_stall_and_its_history_updates_coalesce() -> None:
+    count = 8_000  # each put first: inserting in order cost O(n) (4.7 s in data_received)
+
+    async def history(peer: Peer) -> None:
+        await peer.expect("session.update")
+        for n in range(count):
+            item = {"id": f"item_{n}", "type": "message", "role": "user", "content": []}
+            await peer.send(
+                {"type": "conversation.item.added", "previous_item_id": None, "item": item}
+            )
+        for n in range(count):
+            item = {
+                "id": f"item_{n}",
+                "type": "message",
+                "role": "user",
+                "content": [],
+                "status": "completed",
+            }
+            await peer.send({"type": "conversation.item.done", "item": item})
+
+    async with HostileServer(history) as server:
+        async with connect(Agent(), url=server.url) as session:
+            await asyncio.wait_for(session.wait_ended(), TIMEOUT)  # read nothing till then
+            events = [e async for e in session]
+    added = [e for e in events if isinstance(e, app.HistoryAdded)]
+    updates = [e for e in events if isinstance(e, app.HistoryUpdated)]
+    assert len(added) == count  # never dropped
+    (update,) = updates  # 8,000 changes while nobody read: one update, the latest state
+    assert [i.id for i in update.items] == [f"item_{n}" for n in reversed(range(count))]
+    assert all(getattr(i, "status", None) == "completed" for i in update.items)
