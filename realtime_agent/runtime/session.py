@@ -261,8 +261,11 @@ class RealtimeSession:
                 self.endpoint, open_timeout=self.open_timeout, close_timeout=self.close_timeout
             )
         except BaseException as exc:
-            self._finish(f"could not connect: {exc}", exc)
+            self._finish(f"could not connect: {exc}", exc if isinstance(exc, Exception) else None)
             raise
+        if self._ended:  # close() came while it connected
+            await self._transport.close()
+            raise LocalProtocolError("the session was closed while it connected")
         self._execute(self.core.send(SessionUpdate(session=self.agent.session_config())))
         # The one task the session creates itself; it owns all the others.
         self._supervisor = asyncio.get_running_loop().create_task(
@@ -392,8 +395,8 @@ class RealtimeSession:
                 group.create_task(self._write(), name="realtime-writer")
                 if self.audio_in is not None:
                     group.create_task(self._capture(self.audio_in), name="realtime-capture")
-        except* (TransportError, AudioError) as failure:
-            error = failure.exceptions[0]
+        except* (TransportError, AudioError, LocalProtocolError) as failure:
+            error = failure.exceptions[0]  # the peer, a device, or bad audio from audio_in
         except* Exception as failure:  # a bug, not the peer: end the session visibly
             error = failure.exceptions[0]
             logger.error("realtime session task failed", exc_info=error)
@@ -456,6 +459,7 @@ class RealtimeSession:
         async for frame in source:
             if self._closer is not None:
                 return  # the session is ending: the rest of the audio is not sent
+            frame = self._audio(frame)  # not audio: the session ends with LocalProtocolError
             if self.half_duplex is not None and self.playout.audible:
                 frame = gate(frame, self.half_duplex)
             try:
@@ -671,9 +675,7 @@ class RealtimeSession:
     async def update_session(self, agent: Agent) -> None:
         """Switch to another agent's instructions, tools and turn-taking (voice permitting)."""
         self._check_open()
-        config = agent.session_config(
-            include_voice=not self.core.audio_spoken, previous=self.agent
-        )
+        config = agent.session_config(include_voice=not self.core.audio_spoken, previous=self.agent)
         update = self._sendable(SessionUpdate(session=config))
         self.agent = agent
         self.core.tool_names = {t.name for t in agent.tool_list}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -208,3 +209,29 @@ async def test_senders_waiting_on_a_full_queue_are_released_when_the_session_end
     expected = LocalProtocolError if ending == "closed" else ConnectionLost
     assert len(failures) >= len(waiting)
     assert all(isinstance(f, expected) for f in failures), failures
+
+
+async def test_an_audio_source_that_yields_what_is_not_audio_ends_the_session_cleanly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken() -> AsyncIterator[bytes]:
+        yield bytes(960)
+        yield "not audio"  # type: ignore[misc]
+
+    async with LocalRealtimeServer() as server:
+        async with connect(Agent(), url=server.url, audio_in=broken()) as session:
+            closed = await next_of(session, app.Closed)
+    assert isinstance(closed.error, LocalProtocolError) and "audio is bytes" in str(closed.error)
+    assert "Traceback" not in caplog.text
+
+
+async def test_a_close_while_connecting_ends_the_session() -> None:
+    async with LocalRealtimeServer() as server:
+        session = connect(Agent(), url=server.url)
+        starting = asyncio.get_running_loop().create_task(session.start())
+        await session.close()  # before the connection is up
+        with pytest.raises(LocalProtocolError, match="closed while it connected"):
+            await asyncio.wait_for(starting, TIMEOUT)
+        assert session.ended and session.transport is not None
+        events = [e async for e in session]
+    assert [type(e).__name__ for e in events] == ["Closed"]
