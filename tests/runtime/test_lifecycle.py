@@ -27,65 +27,67 @@ def leftover(before: set[asyncio.Task[object]]) -> set[asyncio.Task[object]]:
     return {t for t in asyncio.all_tasks() - before if not t.done()}
 
 
+class Stubborn:
+    """A tool that ignores its cancellation, however often cancelled, until released."""
+
+    def __init__(self) -> None:
+        self.started, self.cancelled, self.release = (
+            asyncio.Event(),
+            asyncio.Event(),
+            asyncio.Event(),
+        )
+
+        @tool(name="stubborn", timeout=60)
+        async def run() -> str:
+            """Ignores its cancellation."""
+            self.started.set()
+            while not self.release.is_set():
+                try:
+                    await self.release.wait()
+                except asyncio.CancelledError:  # goes on regardless
+                    self.cancelled.set()
+            return "late"
+
+        self.tool = run
+
+    async def session(self, url: str, close_timeout: float) -> RealtimeSession:
+        """A session whose tool call is running the stubborn tool."""
+        session = connect(Agent(tools=[self.tool]), url=url, close_timeout=close_timeout)
+        await session.start()
+        await session.send_text("go")
+        await asyncio.wait_for(self.started.wait(), TIMEOUT)
+        return session
+
+
 async def test_close_returns_within_its_bound_when_a_tool_swallows_cancellation(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    started, cancelled, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
-
-    @tool(timeout=60)
-    async def stubborn() -> str:
-        """Ignores its cancellation."""
-        started.set()
-        while not release.is_set():
-            try:
-                await release.wait()
-            except asyncio.CancelledError:  # goes on regardless, however often cancelled
-                cancelled.set()
-        return "late"
-
+    stubborn = Stubborn()
     async with LocalRealtimeServer(responder=ScriptedResponder([CallTool("stubborn")])) as server:
-        session = connect(Agent(tools=[stubborn]), url=server.url, close_timeout=0.5)
-        await session.start()
-        await session.send_text("go")
-        await asyncio.wait_for(started.wait(), TIMEOUT)
+        session = await stubborn.session(server.url, close_timeout=0.5)
         began = time.monotonic()
         await session.close()
         elapsed = time.monotonic() - began
-        assert cancelled.is_set()
+        assert stubborn.cancelled.is_set()
         assert elapsed < 0.5 + 0.5  # the bound, plus a margin for a slow machine
         assert session.ended and session.abandoned_calls == 1
         assert "did not stop within close_timeout=0.5 s; abandoned" in caplog.text
         assert "realtime-tool-stubborn" in caplog.text
-        release.set()  # the stubborn tool ends; its late result goes nowhere
+        stubborn.release.set()  # the stubborn tool ends; its late result goes nowhere
 
 
 async def test_a_caller_cancelled_while_closing_gets_its_cancellation() -> None:
-    started, cancelled, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
-
-    @tool(timeout=60)
-    async def stubborn() -> str:
-        """Holds the close up until released."""
-        started.set()
-        while not release.is_set():
-            try:
-                await release.wait()
-            except asyncio.CancelledError:
-                cancelled.set()
-        return "late"
-
+    stubborn = Stubborn()
     before = asyncio.all_tasks()
     async with LocalRealtimeServer(responder=ScriptedResponder([CallTool("stubborn")])) as server:
-        session = connect(Agent(tools=[stubborn]), url=server.url, close_timeout=10)
-        await session.start()
-        await session.send_text("go")
-        await asyncio.wait_for(started.wait(), TIMEOUT)
+        session = await stubborn.session(server.url, close_timeout=10)
         closing = asyncio.get_running_loop().create_task(session.close())
-        await asyncio.wait_for(cancelled.wait(), TIMEOUT)  # the close is under way
+        await asyncio.wait_for(stubborn.cancelled.wait(), TIMEOUT)  # the close is under way
         closing.cancel()
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(closing, TIMEOUT)  # not swallowed: it reaches the caller
         assert not session.ended  # the close goes on by itself...
-        release.set()
+        stubborn.release.set()
         await asyncio.wait_for(session.close(), TIMEOUT)  # ...to its end (idempotent)
         assert session.ended
         events = [e async for e in session]
