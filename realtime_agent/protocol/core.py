@@ -216,7 +216,7 @@ class SessionCore:
             response_id = error.ids.get("response_id", "")
             call = ToolCall(call_id, name, "", response_id, error.ids.get("item_id", ""))
             if self.calls.start(call):
-                self.conversation.response(response_id).calls.add(call_id)
+                self._add_call(response_id, call_id)
                 message = f"The call could not be read: {error}"
                 actions.append(Emit(app.ToolStart(call_id, name, "")))
                 actions += self.receive_tool_result(
@@ -317,6 +317,8 @@ class SessionCore:
 
     def _audio_delta(self, event: s.ResponseOutputAudioDelta) -> list[Action]:
         track = self.conversation.track(event.item_id, event.content_index, event.response_id)
+        if len(self.conversation.tracks) > 2 * KEEP_RESPONSES:
+            self._forget_strays()
         if track.cut or event.response_id in self._cut_responses:
             track.cut = True
             return []  # the listener cut this response off: its audio is dropped
@@ -340,7 +342,9 @@ class SessionCore:
         if response_id is None:
             return []
         state = self.conversation.responses.get(response_id)
-        if state is None or not state.done:
+        if state is None:
+            return []  # forgotten long ago: nothing of it plays any more
+        if not state.done:
             self._cut_responses.add(response_id)
         keys = tuple(
             key
@@ -356,7 +360,7 @@ class SessionCore:
         call = ToolCall(event.call_id, name, event.arguments, event.response_id, event.item_id)
         if not self.calls.start(call):
             return []  # a duplicate: already running or answered
-        self.conversation.response(event.response_id).calls.add(call.call_id)
+        self._add_call(event.response_id, call.call_id)
         actions: list[Action] = [Emit(app.ToolStart(call.call_id, name, call.arguments))]
         if name not in self.tool_names:
             message = f"There is no tool named {name!r}. Available: {sorted(self.tool_names)}."
@@ -364,12 +368,28 @@ class SessionCore:
             return actions + self.receive_tool_result(call.call_id, output, error=message)
         return [*actions, CallTool(call)]
 
+    def _add_call(self, response_id: str, call_id: str) -> None:
+        """A call of a response; one that came after its response ended is followed up too."""
+        state = self.conversation.response(response_id)
+        state.calls.add(call_id)
+        if state.done:
+            state.follow_up = False  # a response to the answers is still owed
+        self._forget_strays()
+
+    def _forget_strays(self) -> None:
+        """A server that sends content of responses that never begin makes a state each:
+        forget old ones now, not only at the next response.done."""
+        if len(self.conversation.responses) > 2 * KEEP_RESPONSES:
+            self._forget_old()
+
     def _response_created(self, event: s.ResponseCreated) -> list[Action]:
         response = event.response
         response_id = response.id or ""
+        if response_id in self._created_seq:
+            return []  # a repeat of the start of a response that began already
         known = self.conversation.responses.get(response_id)
         if known is not None and known.done:
-            return []  # a repeat of the start of a response that ended: nothing is active
+            return []  # the start of a response that ended (long forgotten, or a stray)
         in_conversation = not (
             "conversation_id" in response.model_fields_set and response.conversation_id is None
         )
