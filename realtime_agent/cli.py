@@ -174,6 +174,7 @@ def _local_server(args: argparse.Namespace) -> LocalRealtimeServer:
         max_connections=max_connections,
         allowed_origins=args.allowed_origins,
         max_outbound_bytes=max_outbound_bytes,
+        keep_sessions=False,  # a server on a port: forget each session when it ends
     )
 
 

@@ -109,6 +109,9 @@ class LocalRealtimeServer:
             unsent buffer, in bytes) before it counts as not reading: then the server
             aborts its connection and frees what waited (one event alone may be larger).
             None: no limit. Default: :data:`MAX_OUTBOUND_BYTES` (16 MiB).
+        keep_sessions: keep every session in :attr:`sessions` once its connection ended
+            (default: for tests to inspect). A long-running server (``realtime-agent
+            serve``) keeps only the live ones, so that its memory stays bounded.
     """
 
     def __init__(
@@ -129,6 +132,7 @@ class LocalRealtimeServer:
         max_connections: int | None = MAX_CONNECTIONS,
         allowed_origins: Sequence[str] | None = None,
         max_outbound_bytes: int | None = MAX_OUTBOUND_BYTES,
+        keep_sessions: bool = True,
     ) -> None:
         for name, limit in (
             ("max_message_bytes", max_message_bytes),
@@ -155,8 +159,10 @@ class LocalRealtimeServer:
         self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
         self.max_outbound_bytes = max_outbound_bytes
         self._open: set[ServerConnection] = set()  # admitted; pruned at each admission
+        self.keep_sessions = keep_sessions
         self.sessions: list[ServerSession] = []
-        """Every session opened so far, in order (for tests to inspect)."""
+        """The sessions opened so far, in order (only the live ones without ``keep_sessions``)."""
+        self._opened = 0
         self._server: Server | None = None
 
     def __repr__(self) -> str:
@@ -320,7 +326,8 @@ class LocalRealtimeServer:
 
     async def _serve(self, ws: ServerConnection) -> None:
         assert ws.request is not None and isinstance(ws, BatchingConnection)
-        index = len(self.sessions)
+        index = self._opened
+        self._opened += 1
         seed = None if self._seed is None else self._seed + index
         session = ServerSession(
             responder=self._new_responder(),
@@ -335,4 +342,8 @@ class LocalRealtimeServer:
         self.sessions.append(session)
         plan = self._faults(index) if callable(self._faults) else self._faults
         faults = Faults(list(plan))
-        await Connection(ws, session, self.pacing, faults, self.max_outbound_bytes).serve()
+        try:
+            await Connection(ws, session, self.pacing, faults, self.max_outbound_bytes).serve()
+        finally:
+            if not self.keep_sessions:
+                self.sessions.remove(session)

@@ -242,3 +242,15 @@ async def test_without_the_internals_it_needs_the_server_warns_once_and_sends_pl
     assert len(warnings) == 1 and gap in warnings[0].getMessage()
     (session,) = server.sessions
     assert session.socket_writes > session.events_sent  # the handshake, then one a message
+
+
+@pytest.mark.parametrize("keep", [True, False])
+async def test_a_long_running_server_forgets_each_session_when_it_ends(keep: bool) -> None:
+    server = LocalRealtimeServer(keep_sessions=keep)
+    async with server:
+        for _ in range(5):
+            async with client(server.url) as one:
+                assert one.received[0]["type"] == "session.created"
+                assert server.sessions  # a live one is always there
+    # Once every connection's handler has returned (the server closed):
+    assert len(server.sessions) == (5 if keep else 0)
