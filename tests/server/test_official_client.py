@@ -14,6 +14,9 @@ from realtime_agent.server import CallTool, LocalRealtimeServer, ScriptedRespond
 openai = pytest.importorskip("openai")
 
 
+@pytest.mark.loop_block_limit(
+    0.5, reason="the openai SDK builds its pydantic models on first use, in the loop"
+)
 async def test_openai_python_realtime_client_runs_a_tool_turn() -> None:
     responder = ScriptedResponder([CallTool("get_weather", {"city": "Paris"}), "Sunny in Paris."])
     async with LocalRealtimeServer(responder=responder) as server:
