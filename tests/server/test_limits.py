@@ -26,7 +26,7 @@ class Silence:
     def __init__(self, seconds: float) -> None:
         self.pcm = bytes(2 * int(24000 * seconds))
 
-    def synthesize(self, text: str) -> Speech:
+    def synthesize(self, text: str, voice: str = "marin") -> Speech:
         return Speech(pcm=self.pcm, words=((0, text),))
 
 

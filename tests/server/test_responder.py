@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
 from realtime_agent.schema.items import (
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -24,8 +20,6 @@ from realtime_agent.server import (
     SyntheticVoice,
 )
 from realtime_agent.server.responder import arguments_from_schema, placeholder_transcript
-from realtime_agent.server.speech import EspeakVoice
-from realtime_agent.server.vad import VoiceActivityDetector
 
 TOOL = FunctionTool(
     name="book_table",
@@ -110,22 +104,3 @@ def test_synthetic_voice_is_deterministic_and_lasts_with_the_text() -> None:
     assert offsets == sorted(offsets) and offsets[0] == 0 and offsets[-1] < len(long.pcm) // 2
     assert len(short.pcm) % 2 == 0
     assert SyntheticVoice(speed=2.0).synthesize("Hello.").duration_ms < short.duration_ms
-
-
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
-def test_espeak_voice_speaks_and_the_vad_hears_one_turn() -> None:
-    speech = EspeakVoice().synthesize("Hello there, how are you doing today?")
-    assert 1000 < speech.duration_ms < 5000
-    assert "".join(word for _, word in speech.words) == "Hello there, how are you doing today?"
-    vad = VoiceActivityDetector()
-    audio = bytes(48 * 500) + speech.pcm + bytes(48 * 800)
-    events = []
-    for start in range(0, len(audio), 960):
-        events += vad.feed(audio[start : start + 960])
-    assert [type(e).__name__ for e in events] == ["SpeechStarted", "SpeechStopped"]
-
-
-def test_espeak_voice_says_clearly_when_it_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", "")
-    with pytest.raises(RuntimeError, match="apt-get install espeak-ng"):
-        EspeakVoice()
