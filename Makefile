@@ -44,6 +44,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/resample.py
 	$(BIN)/python bench/vad.py
+	$(BIN)/python bench/stt.py
 
 schemas: $(VENV)/.installed
 	$(BIN)/realtime-agent schema export schemas

@@ -21,23 +21,70 @@ Packages: :mod:`~realtime_agent.runtime` (sessions), :mod:`~realtime_agent.proto
 (the local Realtime server) and :mod:`~realtime_agent.errors`.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from realtime_agent._version import __version__
-from realtime_agent.audio.sinks import ClockSink, ManualClock, RemoteSink
-from realtime_agent.audio.sources import ArraySource
-from realtime_agent.errors import (
-    AuthenticationError,
-    ConnectError,
-    ConnectionLost,
-    LocalProtocolError,
-    RealtimeAgentError,
-    RemoteProtocolError,
-    TransportError,
-)
-from realtime_agent.runtime import events
-from realtime_agent.runtime.agent import Agent
-from realtime_agent.runtime.session import RealtimeSession, connect, current_session
-from realtime_agent.runtime.transport import Endpoint, Secret
-from realtime_agent.tools import Handoff, Tool, tool
+
+if TYPE_CHECKING:
+    from realtime_agent.audio.sinks import ClockSink, ManualClock, RemoteSink
+    from realtime_agent.audio.sources import ArraySource
+    from realtime_agent.errors import (
+        AuthenticationError,
+        ConnectError,
+        ConnectionLost,
+        LocalProtocolError,
+        RealtimeAgentError,
+        RemoteProtocolError,
+        TransportError,
+    )
+    from realtime_agent.runtime import events
+    from realtime_agent.runtime.agent import Agent
+    from realtime_agent.runtime.session import RealtimeSession, connect, current_session
+    from realtime_agent.runtime.transport import Endpoint, Secret
+    from realtime_agent.tools import Handoff, Tool, tool
+
+# Imported on first use (PEP 562): `import realtime_agent` stays cheap, which matters to
+# every pytest run where the package is installed (its plugin loads with pytest).
+_HOMES = {
+    "ClockSink": "realtime_agent.audio.sinks",
+    "ManualClock": "realtime_agent.audio.sinks",
+    "RemoteSink": "realtime_agent.audio.sinks",
+    "ArraySource": "realtime_agent.audio.sources",
+    "AuthenticationError": "realtime_agent.errors",
+    "ConnectError": "realtime_agent.errors",
+    "ConnectionLost": "realtime_agent.errors",
+    "LocalProtocolError": "realtime_agent.errors",
+    "RealtimeAgentError": "realtime_agent.errors",
+    "RemoteProtocolError": "realtime_agent.errors",
+    "TransportError": "realtime_agent.errors",
+    "Agent": "realtime_agent.runtime.agent",
+    "RealtimeSession": "realtime_agent.runtime.session",
+    "connect": "realtime_agent.runtime.session",
+    "current_session": "realtime_agent.runtime.session",
+    "Endpoint": "realtime_agent.runtime.transport",
+    "Secret": "realtime_agent.runtime.transport",
+    "Handoff": "realtime_agent.tools",
+    "Tool": "realtime_agent.tools",
+    "tool": "realtime_agent.tools",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name == "events":
+        value: Any = importlib.import_module("realtime_agent.runtime.events")
+    elif name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+    else:
+        raise AttributeError(f"module 'realtime_agent' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Agent",

@@ -174,6 +174,11 @@ def _local_server(args: argparse.Namespace) -> LocalRealtimeServer:
         voice = SyntheticVoice()
     else:
         voice = default_synthesizer()
+    script = None
+    if args.script is not None:
+        from realtime_agent.server.script import load_script
+
+        script = load_script(args.script)  # ScriptError (a ValueError): FILE:LINE: problem
     return LocalRealtimeServer(
         host=args.host,
         port=args.port,
@@ -186,6 +191,8 @@ def _local_server(args: argparse.Namespace) -> LocalRealtimeServer:
         allowed_origins=args.allowed_origins,
         max_outbound_bytes=max_outbound_bytes,
         keep_sessions=False,  # a server on a port: forget each session when it ends
+        responder=None if script is None else script.for_connection,
+        faults=() if script is None else script.fault_plan,
     )
 
 
@@ -200,6 +207,8 @@ def _serve(args: argparse.Namespace) -> int:
         async with server:
             print(f"local Realtime server at {server.url}", flush=True)  # tests read this line
             print("GA by default; beta with the header OpenAI-Beta: realtime=v1", flush=True)
+            if args.script is not None:
+                print(f"playing the conversation script {args.script}", flush=True)
             await server.serve_forever()
 
     try:
@@ -291,7 +300,13 @@ def _parser() -> argparse.ArgumentParser:
         help="audio speed: 'instant', or N times real time (default 1: real time)",
     )
     serve.add_argument("--api-key", default=None, help="accept only this key (default: any)")
-    serve.add_argument("--vad", choices=("webrtc", "energy"), default="webrtc")
+    serve.add_argument(
+        "--vad",
+        choices=("auto", "silero", "webrtc", "energy"),
+        default="auto",
+        help="the server VAD's detector: silero (the voice extra), webrtc, or energy (a level "
+        "gate); default auto: silero when installed, else webrtc",
+    )
     serve.add_argument(
         "--voice",
         choices=("auto", "espeak", "synthetic"),
@@ -327,6 +342,14 @@ def _parser() -> argparse.ArgumentParser:
         default="16M",
         help="what may wait for a client that does not read before it is disconnected "
         "(default 16M; none: no limit)",
+    )
+    serve.add_argument(
+        "--script",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="answer from a conversation script (TOML: say, call a tool, expect, delay, "
+        "fault, turn by turn; see realtime_agent/server/script.py)",
     )
     serve.set_defaults(run=_serve)
 

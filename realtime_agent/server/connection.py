@@ -31,14 +31,14 @@ from websockets.protocol import Protocol
 from realtime_agent.errors import RemoteProtocolError
 from realtime_agent.schema import codec, dialect
 from realtime_agent.schema.beta import BetaSessionCreated, BetaSessionUpdated
-from realtime_agent.schema.client import SessionUpdate
+from realtime_agent.schema.client import InputAudioBufferAppend, SessionUpdate
 from realtime_agent.schema.common import ErrorDetail
 from realtime_agent.schema.server import ErrorEvent, ResponseFunctionCallArgumentsDone, ServerEvent
 from realtime_agent.server import messages, nulls
 from realtime_agent.server.faults import Fault, Faults
 from realtime_agent.server.pacing import Pacing
 from realtime_agent.server.responses import ResponseRun
-from realtime_agent.server.state import Effect, Send, ServerSession, Start
+from realtime_agent.server.state import Effect, Recognize, Send, ServerSession, Start
 
 __all__ = ["BatchingConnection", "Connection", "batching_gap", "warn_if_unbatched"]
 
@@ -169,6 +169,9 @@ class Connection:
         self.seen: Counter[str] = Counter()
         self.group: asyncio.TaskGroup | None = None
         self.idle_armed = -1
+        self.warmed = False
+        self.recognizing: dict[str, asyncio.Future[None]] = {}
+        """User turns being recognized, by item id: done when their words are known."""
 
     async def serve(self) -> None:
         self.apply(self.session.open())
@@ -198,7 +201,28 @@ class Connection:
                 self.enqueue(effect.event)
             elif isinstance(effect, Start):
                 self.spawn(self.drive(effect.run))
+            else:
+                # Known at once, so that a response started next waits for these words.
+                self.recognizing[effect.item_id] = asyncio.get_running_loop().create_future()
+                self.spawn(self.recognize(effect))
         self.arm_idle_timer()
+
+    async def recognize(self, job: Recognize) -> None:
+        """Recognize a user turn in a worker thread (it is slow), then report the words."""
+        recognizer = self.session.recognizer
+        assert recognizer is not None
+        try:
+            try:
+                text = await asyncio.to_thread(
+                    recognizer.recognize, job.audio, job.audio_format, job.hints
+                )
+            except Exception:
+                logger.exception("speech recognition failed")
+                text = None
+            self.apply(self.session.recognized(job.item_id, text))
+        finally:
+            done = self.recognizing.pop(job.item_id)
+            done.set_result(None)
 
     def arm_idle_timer(self) -> None:
         """Start the idle timer the session asks for, once per arming."""
@@ -282,6 +306,11 @@ class Connection:
                 event = codec.decode_client(frame)
         except RemoteProtocolError as error:
             return self.session.reject(error, codec.sniff_event_id(frame))
+        if isinstance(event, InputAudioBufferAppend) and not self.warmed:
+            self.warmed = True  # the recognizer starts while the first turn is spoken
+            warm = getattr(self.session.recognizer, "warm", None)
+            if warm is not None:
+                warm()
         type_given = True
         if isinstance(event, SessionUpdate) and not self.beta:
             whole = raw if raw is not None else _parsed(frame)
@@ -295,7 +324,11 @@ class Connection:
     # --- responses ---------------------------------------------------------------------------
 
     async def drive(self, run: ResponseRun) -> None:
-        if run.speaks:
+        waiting = [self.recognizing[i] for i in run.waiting_for if i in self.recognizing]
+        if waiting:
+            await asyncio.wait(waiting)  # the responder needs the user's words
+        run.decide()
+        if run.speaks and not run.finished:
             await asyncio.to_thread(run.prepare)  # synthesis off the loop: it is slow
         loop = asyncio.get_running_loop()
         deadline = loop.time()

@@ -39,6 +39,8 @@ class Entry:
     audio_format: AudioFormat | None = None
     heard: str | None = None
     """What the stand-in model understood of a user audio turn (its transcript)."""
+    recognizing: bool = False
+    """True while the server recognizes this user audio turn (``heard`` is not known yet)."""
 
     @property
     def audio_ms(self) -> int:

@@ -165,3 +165,14 @@ def voice_locked(event_id: str | None) -> ErrorDetail:
     """Changing the voice after the assistant has spoken (seen in logs)."""
     message = "Cannot update a conversation's voice if assistant audio is present."
     return _error("cannot_update_voice", message, "session.audio.output.voice", event_id)
+
+
+def transcription_failed() -> dict[str, str | None]:
+    """The ``error`` of ``conversation.item.input_audio_transcription.failed`` (the spec's
+    published example: nothing could be recognized in the audio)."""
+    return {
+        "type": "transcription_error",
+        "code": "audio_unintelligible",
+        "message": "The audio could not be transcribed.",
+        "param": None,
+    }

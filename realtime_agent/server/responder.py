@@ -6,17 +6,21 @@ Two ship with the package:
 
 * :class:`ScriptedResponder`, for tests (ours and yours): a list of turns, each a list
   of outputs (say this; call this tool with these arguments), used one per response.
-* :class:`RuleResponder`, the default, for the demo: answers typed text by keyword
-  rules, answers speech by voice, and calls the session's first tool on the first spoken
-  turn of a session that has tools, so an offline demo shows a tool call.
+* :class:`RuleResponder`, the default, for the demo: it understands what the user typed
+  or said (:mod:`realtime_agent.server.understanding`), calls the tool that fits with the
+  arguments that were said, asks a short question when a required one was not, answers
+  the tool's output in a sentence, and otherwise replies by keyword rules or small talk.
 
-There is no speech recognition: the user's audio is transcribed as a placeholder that
-says so (``"(speech, 1.4 s)"``), unless a scripted responder supplies the text.
+When the server cannot recognise speech (no ``voice`` extra), a spoken turn has a
+placeholder transcript that says so (``"(speech, 1.4 s)"``); then the rule responder,
+having no words to go by, calls the session's first tool with arguments made up from its
+schema, once a session, so that an offline demo still shows a tool call.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -30,12 +34,14 @@ from realtime_agent.schema.items import (
     MessageItem,
 )
 from realtime_agent.schema.session import FunctionTool
+from realtime_agent.server import understanding
 
 __all__ = [
     "CallTool",
     "Output",
     "Responder",
     "ResponseContext",
+    "ResponseRefused",
     "RuleResponder",
     "Say",
     "ScriptedResponder",
@@ -67,6 +73,21 @@ class CallTool:
 
 
 Output = Say | CallTool
+
+
+class ResponseRefused(Exception):
+    """Raised by :meth:`Responder.respond` to refuse a response instead of giving it.
+
+    The server then answers the request with an ``error`` event carrying ``message`` and
+    ``code`` (type ``invalid_request_error``, the client's ``event_id``), as the real
+    server answers a ``response.create`` it refuses; no response is created. A
+    conversation script refuses a response whose expectation failed.
+    """
+
+    def __init__(self, message: str, code: str = "response_refused") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +142,10 @@ class Responder(Protocol):
         """The outputs of one response, in order (empty: a response with no output)."""
         ...
 
-    def transcribe(self, duration_ms: float) -> str:
-        """The transcript of a committed user audio turn of ``duration_ms``."""
+    def transcribe(self, duration_ms: float) -> str | None:
+        """The transcript of a committed user audio turn of ``duration_ms``, when the
+        responder knows it (a script); None: the server recognizes the speech, or gives
+        it a placeholder transcript when it cannot (no ``voice`` extra)."""
         ...
 
 
@@ -172,11 +195,11 @@ class ScriptedResponder:
             return self._turns[index]
         return (Say(self.exhausted),) if self.exhausted is not None else ()
 
-    def transcribe(self, duration_ms: float) -> str:
-        """The next scripted transcript, else the placeholder."""
+    def transcribe(self, duration_ms: float) -> str | None:
+        """The next scripted transcript, else None (the server recognizes the speech)."""
         if self._transcripts:
             return self._transcripts.pop(0)
-        return placeholder_transcript(duration_ms)
+        return None
 
 
 _EXAMPLE_STRINGS = {
@@ -234,6 +257,69 @@ def _value(name: str, spec: Mapping[str, Any]) -> Any:
             return _EXAMPLE_STRINGS.get(name.lower(), name.replace("_", " "))
 
 
+_PLACEHOLDER = re.compile(r"\(speech, \d+(?:\.\d+)? s\)")
+"""A :func:`placeholder_transcript`: speech that was not recognised."""
+
+
+def _tool_outputs(conversation: Sequence[Item]) -> list[str]:
+    """The function-call outputs that end the conversation (with their calls), oldest first."""
+    outputs: list[str] = []
+    for item in reversed(conversation):
+        if isinstance(item, FunctionCallOutputItem):
+            outputs.insert(0, item.output)
+        elif not isinstance(item, FunctionCallItem):
+            break
+    return outputs
+
+
+def _called_since_user(conversation: Sequence[Item]) -> bool:
+    """True when a tool was called after the newest user message: it is not called twice."""
+    for item in reversed(conversation):
+        if isinstance(item, FunctionCallItem):
+            return True
+        if isinstance(item, MessageItem) and item.role == "user":
+            return False
+    return False
+
+
+def _text(item: MessageItem) -> str | None:
+    """A message's text, or its audio's transcript."""
+    for part in item.content:
+        said = getattr(part, "text", None) or getattr(part, "transcript", None)
+        if isinstance(said, str) and said:
+            return said
+    return None
+
+
+_RECENT_TURNS = 8
+"""How many user messages back a chain of questions and answers is read."""
+
+
+def _intent(conversation: Sequence[Item], tools: Sequence[FunctionTool]) -> understanding.Intent:
+    """What the newest user message asks, read with the questions asked before it.
+
+    The recent user messages are read in order: one that follows our question for a
+    missing argument answers it (and may be asked another); any other is read anew.
+    """
+    intent: understanding.Intent = understanding.NoTool()
+    asked: str | None = None  # the assistant's words since the previous user message
+    turns: list[tuple[str, str | None]] = []
+    for item in conversation:
+        if isinstance(item, MessageItem) and item.role == "user":
+            turns.append((_text(item) or "", asked))
+            asked = None
+        elif isinstance(item, MessageItem) and item.role == "assistant":
+            asked = _text(item)
+        elif isinstance(item, FunctionCallItem | FunctionCallOutputItem):
+            asked = None
+    for said, question in turns[-_RECENT_TURNS:]:
+        if isinstance(intent, understanding.Ask) and question == intent.question:
+            intent = understanding.answer(intent, said, tools)
+        else:
+            intent = understanding.understand(said, tools)
+    return intent
+
+
 def _readable(output: str) -> str:
     """A tool's JSON output as words: ``{"sky": "clear"}`` -> ``sky clear``."""
     try:
@@ -246,12 +332,26 @@ def _readable(output: str) -> str:
 
 
 class RuleResponder:
-    """The default responder: keyword rules for text, a tool call on the first spoken turn.
+    """The default responder: it understands the user's words, typed or spoken.
 
-    ``rules`` map lower-case keywords to replies; the first rule whose keyword occurs in
-    the user's text wins. A function-call output is answered by reading it back.
+    For the newest user message (its text, or its audio's transcript), in this order:
+
+    1. After a function-call output: answer it, "Here is what I found: sky clear." (the
+       outputs at the end of the conversation, read back), and call nothing more.
+    2. Speech with no words: "I heard you". But for the placeholder transcript of speech
+       the server cannot recognise (no ``voice`` extra), on the session's first turn with
+       tools: call the first tool with arguments made up from its schema
+       (:func:`arguments_from_schema`), so that the offline demo still shows a tool call.
+    3. When a tool fits the words and none was called for this message yet: call it with
+       the arguments that were said (:func:`~realtime_agent.server.understanding.understand`),
+       or ask for a required one that was not ("Which city?"). When the previous reply
+       was such a question, this message is its answer ("Paris", "in Paris").
+    4. Else the ``rules``: lower-case keywords to replies; the first rule whose keyword
+       occurs in the user's words wins ("hello" and "hi" greet, by default).
+    5. Else small talk: "You said: ..." to text, "I heard you: ..." to speech.
+
     ``transcripts`` give the user's audio turns their words, in order, when they are
-    known (the demo's bundled question); after them, the placeholder.
+    known (the demo's bundled question); after them, the server recognizes the speech.
     """
 
     GREETING = (
@@ -267,25 +367,35 @@ class RuleResponder:
 
     def respond(self, context: ResponseContext) -> Sequence[Output]:
         """Decide a response by the rules in the class docstring."""
-        last = context.last_item
-        if isinstance(last, FunctionCallOutputItem):
-            return (Say(f"Here is what I found: {_readable(last.output)}."),)
-        if context.user_spoke and context.tools and not context.tool_already_called:
+        outputs = _tool_outputs(context.conversation)
+        if outputs:
+            return (Say(f"Here is what I found: {'; '.join(map(_readable, outputs))}."),)
+        text = (context.user_text or "").strip()
+        unheard = context.user_spoke and _PLACEHOLDER.fullmatch(text) is not None
+        if unheard and context.tools and not context.tool_already_called:
             tool = context.tools[0]
             return (CallTool(tool.name or "tool", arguments_from_schema(tool.parameters)),)
-        text = (context.user_text or "").strip()
-        lowered = text.lower()
+        if unheard or (context.user_spoke and not text):
+            return (Say(f"I heard you: {text or 'something'}. I am the local Realtime server."),)
+        if context.tools and not _called_since_user(context.conversation):
+            intent = _intent(context.conversation, context.tools)
+            if isinstance(intent, understanding.Call):
+                return (CallTool(intent.tool, intent.arguments),)
+            if isinstance(intent, understanding.Ask):
+                return (Say(intent.question),)
+        words = re.findall(r"[\w']+", text.lower())
         for keyword, reply in self.rules.items():
-            if keyword in lowered.split() or (" " in keyword and keyword in lowered):
+            if keyword in words or (" " in keyword and keyword in text.lower()):
                 return (Say(reply),)
         if context.user_spoke:
-            return (Say(f"I heard you: {text or 'something'}. I am the local Realtime server."),)
+            return (Say(f"I heard you: {text}. I am the local Realtime server."),)
         if text:
             return (Say(f"You said: {text}"),)
         return (Say(self.GREETING),)
 
-    def transcribe(self, duration_ms: float) -> str:
-        """The next given transcript (for audio whose words are known), else the placeholder."""
+    def transcribe(self, duration_ms: float) -> str | None:
+        """The next given transcript (for audio whose words are known), else None (the
+        server recognizes the speech)."""
         if self._transcripts:
             return self._transcripts.pop(0)
-        return placeholder_transcript(duration_ms)
+        return None

@@ -19,7 +19,7 @@ GA order of a spoken answer (from captures of the real server)::
 from __future__ import annotations
 
 import inspect
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,7 +38,7 @@ from realtime_agent.schema.items import (
     OutputTextPart,
     TextPart,
 )
-from realtime_agent.schema.response import Response, ResponseStatusDetails
+from realtime_agent.schema.response import Response, ResponseError, ResponseStatusDetails
 from realtime_agent.schema.server import (
     ConversationItemAdded,
     ConversationItemDone,
@@ -60,7 +60,7 @@ from realtime_agent.schema.server import (
     ServerEvent,
 )
 from realtime_agent.server.conversation import Conversation, Entry, Ids
-from realtime_agent.server.responder import CallTool, Output, Say
+from realtime_agent.server.responder import CallTool, Output, ResponseRefused, Say
 from realtime_agent.server.speech import Speech, SpeechSynthesizer
 
 __all__ = ["ResponseRun", "RunSettings", "Step"]
@@ -121,15 +121,20 @@ class ResponseRun:
         self,
         *,
         response_id: str,
-        outputs: Sequence[Output],
+        outputs: Sequence[Output] | Callable[[], Sequence[Output]],
         settings: RunSettings,
+        waiting_for: frozenset[str] = frozenset(),
         conversation: Conversation,
         ids: Ids,
         synthesizer: SpeechSynthesizer,
         owner: RunOwner,
     ) -> None:
         self.id = response_id
-        self.outputs = tuple(outputs)
+        self._decide = outputs if callable(outputs) else None
+        self.outputs: tuple[Output, ...] = () if callable(outputs) else tuple(outputs)
+        self.waiting_for = waiting_for
+        self._refused: ResponseRefused | None = None
+        """User turns still being recognized: decide once their words are known."""
         self.settings = settings
         self.conversation = conversation
         self.ids = ids
@@ -165,6 +170,22 @@ class ResponseRun:
     def start(self) -> Step:
         """The first step (``response.created``)."""
         return next(self._steps)
+
+    @property
+    def decided(self) -> bool:
+        """True once the outputs are known (see :meth:`decide`)."""
+        return self._decide is None
+
+    def decide(self) -> None:
+        """Ask the responder for the outputs now, if it was left for later (the words of a
+        user turn were being recognized). A refusal (:class:`ResponseRefused`) makes the
+        response fail, once it runs."""
+        if self._decide is not None:
+            decide, self._decide = self._decide, None
+            try:
+                self.outputs = tuple(decide())
+            except ResponseRefused as refused:
+                self._refused = refused
 
     @property
     def speaks(self) -> bool:
@@ -210,7 +231,18 @@ class ResponseRun:
             # Inside the try: a cancel may come right after response.created, before any
             # output (while the connection prepares the speech).
             yield Step(ResponseCreated(event_id=self._event_id(), response=self.settings.response))
-            for index, output in enumerate(self.outputs):
+            self.decide()
+            if self._refused is not None:
+                # Refused once the words were known: the response fails, as a real one
+                # does, with the reason in its status details.
+                status = "failed"
+                error = ResponseError(
+                    type="invalid_request_error",
+                    code=self._refused.code,
+                    message=self._refused.message,
+                )
+                details = ResponseStatusDetails(type="failed", error=error)
+            for index, output in enumerate(self.outputs if status != "failed" else ()):
                 if isinstance(output, CallTool):
                     yield from self._call(index, output)
                 elif self.settings.output_audio:

@@ -185,18 +185,20 @@ class SyntheticVoice:
         return shaped
 
 
-# OpenAI's voices, each as a distinct espeak-ng voice: (espeak voice, pitch 0-100).
+# OpenAI's voices, each as a distinct espeak-ng voice: (espeak voice, pitch 0-100). Chosen
+# among espeak-ng's variants for how well speech recognition hears them (bench/stt.py):
+# Klatt synthesis for the male voices, the f2 and f5 variants for most female ones.
 ESPEAK_VOICES: dict[str, tuple[str, int]] = {
     "marin": ("en-us+f2", 50),
-    "alloy": ("en-us+f4", 45),
-    "coral": ("en-us+f3", 55),
+    "alloy": ("en-us+f2", 64),
     "sage": ("en-us+f5", 50),
+    "coral": ("en-us+f5", 36),
     "shimmer": ("en-us+f1", 60),
-    "cedar": ("en-us+m1", 45),
-    "ash": ("en-us+m3", 40),
-    "echo": ("en-us+m7", 50),
-    "ballad": ("en-gb-x-rp+m2", 45),
-    "verse": ("en-us+m4", 55),
+    "cedar": ("en-us+klatt3", 45),
+    "ash": ("en-us+klatt4", 36),
+    "echo": ("en-us+klatt6", 58),
+    "verse": ("en-us+klatt2", 50),
+    "ballad": ("en-gb-x-rp+m6", 50),
 }
 DEFAULT_VOICE = "marin"
 

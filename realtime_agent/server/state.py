@@ -11,7 +11,9 @@ real server's (PROTOCOL.md section 4), with its error codes and messages
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -46,12 +48,18 @@ from realtime_agent.server.config import (
     parameter_name,
 )
 from realtime_agent.server.conversation import Conversation, Entry, Ids
-from realtime_agent.server.responder import Responder
+from realtime_agent.server.responder import (
+    Output,
+    Responder,
+    ResponseRefused,
+    placeholder_transcript,
+)
 from realtime_agent.server.responses import ResponseRun
 from realtime_agent.server.speech import SpeechSynthesizer
+from realtime_agent.server.stt import SpeechRecognizer, session_hints
 from realtime_agent.server.vad import Detector, SpeechStarted, VoiceActivityDetector
 
-__all__ = ["Effect", "Send", "ServerSession", "Start"]
+__all__ = ["Effect", "Recognize", "Send", "ServerSession", "Start"]
 
 MAX_APPEND_BYTES = 15 * 1024 * 1024
 
@@ -70,7 +78,19 @@ class Start:
     run: ResponseRun
 
 
-Effect = Send | Start
+@dataclass(frozen=True, slots=True)
+class Recognize:
+    """Recognize this committed user audio (slow: in a worker thread), then hand the
+    words to :meth:`ServerSession.recognized`."""
+
+    item_id: str
+    audio: bytes
+    audio_format: AudioFormat
+    hints: str
+    """The session's words (tools, instructions, transcription prompt): see stt.py."""
+
+
+Effect = Send | Start | Recognize
 
 
 class ServerSession:
@@ -81,6 +101,7 @@ class ServerSession:
         *,
         responder: Responder,
         synthesizer: SpeechSynthesizer,
+        recognizer: SpeechRecognizer | None = None,
         ids: Ids | None = None,
         model: str = "gpt-realtime",
         detector: Detector = "webrtc",
@@ -91,6 +112,8 @@ class ServerSession:
     ) -> None:
         self.responder = responder
         self.synthesizer = synthesizer
+        self.recognizer = recognizer
+        """Recognizes user audio; None: user audio gets a placeholder transcript."""
         self.ids = ids or Ids()
         self.detector: Detector = detector
         self.delta_ms = delta_ms
@@ -442,7 +465,9 @@ class ServerSession:
 
     def _commit_audio(self, audio: bytes, item_id: str) -> list[Effect]:
         fmt = self.input_format
-        heard = self.responder.transcribe(fmt.ms(len(audio)))
+        known = self.responder.transcribe(fmt.ms(len(audio)))
+        if known is None and self.recognizer is None:
+            known = placeholder_transcript(fmt.ms(len(audio)))
         item = MessageItem.model_validate(
             {
                 "id": item_id,
@@ -453,7 +478,7 @@ class ServerSession:
                 "content": [{"type": "input_audio", "transcript": None}],
             }
         )
-        entry = Entry(item=item, audio=bytearray(audio), audio_format=fmt, heard=heard)
+        entry = Entry(item=item, audio=bytearray(audio), audio_format=fmt, heard=known)
         previous = self.conversation.insert(entry, item_id)
         effects: list[Effect] = [
             Send(
@@ -472,32 +497,75 @@ class ServerSession:
                 )
             ),
         ]
+        if known is None:
+            # Recognition runs in a thread; its events come when it ends, before or after
+            # the response's (as the real server's transcription does).
+            entry.recognizing = True
+            effects.append(Recognize(item_id, audio, fmt, self._hints()))
+        else:
+            effects += self._transcribed(entry, known)
+        return effects
+
+    def recognized(self, item_id: str, text: str | None) -> list[Effect]:
+        """The words recognized in a user turn (None: nothing could be recognized)."""
+        entry = self.conversation.get(item_id)
+        if entry is None or not entry.recognizing:
+            return []  # deleted meanwhile
+        entry.recognizing = False
+        entry.heard = text or ""
+        return self._transcribed(entry, text)
+
+    def _hints(self) -> str:
+        config = self.config
+        audio_in = config.audio.input if config.audio else None
+        prompt = audio_in.transcription.prompt if audio_in and audio_in.transcription else None
+        if isinstance(config, TranscriptionSessionConfig):
+            return session_hints(prompt)
+        return session_hints(config.instructions, prompt, tools=config.tools or ())
+
+    def _transcribed(self, entry: Entry, text: str | None) -> list[Effect]:
+        """The input transcription events of a user turn, when the session asked for them."""
         audio_in = self.config.audio.input if self.config.audio else None
-        if audio_in is not None and audio_in.transcription is not None:
-            entry.item = item.model_copy(update={"content": [InputAudioPart(transcript=heard)]})
-            effects.append(
+        if audio_in is None or audio_in.transcription is None:
+            return []
+        item_id = entry.item.id
+        assert item_id is not None
+        if text is None:
+            return [
                 Send(
-                    s.InputAudioTranscriptionDelta(
-                        event_id=self._event_id(), item_id=item_id, content_index=0, delta=heard
-                    )
-                )
-            )
-            effects.append(
-                Send(
-                    s.InputAudioTranscriptionCompleted.model_validate(
+                    s.InputAudioTranscriptionFailed.model_validate(
                         {
                             "event_id": self._event_id(),
                             "item_id": item_id,
                             "content_index": 0,
-                            "transcript": heard,
-                            "usage": {
-                                "type": "duration",
-                                "seconds": round(fmt.ms(len(audio)) / 1000, 3),
-                            },
+                            "error": messages.transcription_failed(),
                         }
                     )
                 )
+            ]
+        entry.item = entry.item.model_copy(update={"content": [InputAudioPart(transcript=text)]})
+        effects: list[Effect] = [
+            Send(
+                s.InputAudioTranscriptionDelta(
+                    event_id=self._event_id(), item_id=item_id, content_index=0, delta=delta
+                )
             )
+            for delta in _deltas(text)
+        ]
+        seconds = entry.audio_format.ms(len(entry.audio)) / 1000 if entry.audio_format else 0.0
+        effects.append(
+            Send(
+                s.InputAudioTranscriptionCompleted.model_validate(
+                    {
+                        "event_id": self._event_id(),
+                        "item_id": item_id,
+                        "content_index": 0,
+                        "transcript": text,
+                        "usage": {"type": "duration", "seconds": round(seconds, 3)},
+                    }
+                )
+            )
+        )
         return effects
 
     # --- responses ---------------------------------------------------------------------------
@@ -522,9 +590,38 @@ class ServerSession:
             response_id=response_id,
             delta_ms=self.delta_ms,
         )
+        waiting = frozenset(
+            entry.item.id for entry in self.conversation.entries() if entry.recognizing
+        )
+        outputs: Sequence[Output] | Callable[[], Sequence[Output]]
+        if waiting:
+            # The responder decides once the words are known: the run waits for them
+            # after response.created (see ResponseRun.decide).
+            def outputs() -> Sequence[Output]:
+                context, _ = planning.plan(
+                    config,
+                    params,
+                    conversation=self.conversation,
+                    response_id=response_id,
+                    delta_ms=self.delta_ms,
+                )
+                return self.responder.respond(context)
+        else:
+            try:
+                outputs = self.responder.respond(context)
+            except ResponseRefused as refused:  # e.g. a script whose expectation failed
+                detail = ErrorDetail(
+                    type="invalid_request_error",
+                    code=refused.code,
+                    message=refused.message,
+                    param=None,
+                    event_id=eid,
+                )
+                return [self._error(detail)]
         run = ResponseRun(
             response_id=response_id,
-            outputs=self.responder.respond(context),
+            outputs=outputs,
+            waiting_for=frozenset(item_id for item_id in waiting if item_id is not None),
             settings=settings,
             conversation=self.conversation,
             ids=self.ids,
@@ -548,3 +645,8 @@ class ServerSession:
         if run is None or run.finished:
             return [self._error(messages.cancel_not_active(event.event_id))]
         return [Send(step.event) for step in run.cancel("client_cancelled")]
+
+
+def _deltas(text: str) -> list[str]:
+    """A transcript as the deltas that stream it: a word each (with its space)."""
+    return re.findall(r"\S+\s*", text) or [text]

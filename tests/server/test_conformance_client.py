@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from realtime_agent.server import LocalRealtimeServer, Pacing, RuleResponder, SyntheticVoice
+from realtime_agent.server import LocalRealtimeServer, Pacing, RuleResponder
+from tests.speech import spoken
 
 TIMEOUT = 20.0  # a safety net against a hung server, never a way to wait
-VOICE = SyntheticVoice(pitch_hz=180.0, seed=3)
 
 
 def speech(text: str, silence_ms: int = 700) -> bytes:
-    return bytes(48 * 200) + VOICE.synthesize(text).pcm + bytes(48 * silence_ms)
+    return spoken(text, silence_ms=silence_ms)
 
 
 class MiniClient:
