@@ -26,7 +26,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,21 +167,48 @@ class Microphone:
             audio.terminate()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        pyaudio, audio = _open()
         loop = asyncio.get_running_loop()
         blocks: deque[bytes] = deque()
         ready = asyncio.Event()
+
+        def arrive(block: bytes) -> None:  # on the loop
+            if len(blocks) >= self.queue_blocks:
+                blocks.popleft()
+                self.dropped += 1
+            blocks.append(block)
+            ready.set()
+
+        # PortAudio takes a while to open a stream (PulseAudio: 100-200 ms): not on the loop.
+        opening = asyncio.ensure_future(asyncio.to_thread(self._open, loop, arrive))
+        try:
+            _, audio, stream, info, channels = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_opened)  # cancelled while it opened: close it
+            raise
+        resampler = Resampler(info.rate, channels=channels, frame_ms=self.frame_ms)
+        try:
+            while True:
+                while not blocks:
+                    ready.clear()
+                    await ready.wait()
+                for frame in resampler.push(blocks.popleft()):
+                    yield frame
+        finally:
+            with contextlib.suppress(OSError):
+                stream.stop_stream()
+                stream.close()
+            audio.terminate()
+
+    def _open(
+        self, loop: asyncio.AbstractEventLoop, arrive: Callable[[bytes], None]
+    ) -> tuple[Any, Any, Any, DeviceInfo, int]:
+        """Open and start the input stream (in a worker thread); its blocks go to ``arrive``
+        on the loop."""
+        pyaudio, audio = _open()
         try:
             info = self.info = _choose(audio, self.device, output=False)
             channels = min(2, info.inputs)
             per_block = info.rate * self.frame_ms // 1000
-
-            def arrive(block: bytes) -> None:  # on the loop
-                if len(blocks) >= self.queue_blocks:
-                    blocks.popleft()
-                    self.dropped += 1
-                blocks.append(block)
-                ready.set()
 
             def callback(
                 data: bytes | None, frames: int, timing: Any, status: int
@@ -200,26 +227,24 @@ class Microphone:
                     frames_per_buffer=per_block,
                     stream_callback=callback,
                 )
+            stream.start_stream()
         except OSError as exc:
             audio.terminate()
             raise AudioError(f"cannot open the microphone: {exc}") from None
         except BaseException:
             audio.terminate()
             raise
-        resampler = Resampler(info.rate, channels=channels, frame_ms=self.frame_ms)
-        try:
-            stream.start_stream()
-            while True:
-                while not blocks:
-                    ready.clear()
-                    await ready.wait()
-                for frame in resampler.push(blocks.popleft()):
-                    yield frame
-        finally:
-            with contextlib.suppress(OSError):
-                stream.stop_stream()
-                stream.close()
-            audio.terminate()
+        return pyaudio, audio, stream, info, channels
+
+
+def _close_opened(opening: asyncio.Future[tuple[Any, Any, Any, DeviceInfo, int]]) -> None:
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    _, audio, stream, _, _ = opening.result()
+    with contextlib.suppress(OSError):
+        stream.stop_stream()
+        stream.close()
+    audio.terminate()
 
 
 class Speaker:

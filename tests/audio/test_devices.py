@@ -40,7 +40,7 @@ def tone(seconds: float, rate: int = 24000) -> bytes:
 
 @needs_devices
 async def test_speaker_plays_and_the_microphone_hears_it() -> None:
-    speaker = devices.Speaker()
+    speaker = await asyncio.to_thread(devices.Speaker)  # it opens the device: not on the loop
     microphone = devices.Microphone()
     frames: list[bytes] = []
 
@@ -70,7 +70,7 @@ def loud(frame: bytes) -> bool:
 
 @needs_devices
 async def test_speaker_clear_silences_the_device_and_freezes_what_was_heard() -> None:
-    speaker = devices.Speaker()
+    speaker = await asyncio.to_thread(devices.Speaker)
     microphone = devices.Microphone()
     after: list[bool] = []
 
