@@ -167,6 +167,42 @@ def main() -> None:
         "  misses (session model): "
         + "; ".join(f"{said!r} -> {heard!r}" for said, heard in total_misses(ours)[:8])
     )
+    tool_choice(args.quick)
+
+
+def tool_choice(quick: bool) -> None:
+    """The stand-in model's decisions on its test table, typed and then spoken."""
+    import sys
+    from pathlib import Path
+
+    from realtime_agent.server.understanding import understand
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.server.test_understanding import ROWS  # the table the tests hold
+
+    rows = []
+    for row in ROWS:
+        values = getattr(row, "values", row)  # a pytest.param (a known miss) or a tuple
+        rows.append(tuple(values))
+    if quick:
+        rows = rows[::6]
+    voice, engine = EspeakVoice(), stt._engine()
+    typed = spoken = 0
+    wrong: list[str] = []
+    for text, tools, expected in rows:
+        typed += understand(text, tools) == expected
+        hints = session_hints(tools=tools)
+        heard = engine.recognize(voice.synthesize(text).pcm, PCM16_24K, hints) or ""
+        if understand(heard, tools) == expected:
+            spoken += 1
+        else:
+            wrong.append(f"{text!r} heard {heard!r}")
+    print(
+        f"tool choice on the stand-in's table ({len(rows)} rows, tests/server/"
+        f"test_understanding.py): typed {typed}/{len(rows)} ({typed / len(rows):.0%}), "
+        f"spoken by marin and recognized {spoken}/{len(rows)} ({spoken / len(rows):.0%})"
+    )
+    print("  spoken misses: " + "; ".join(wrong[:6]))
 
 
 def total_misses(ours: dict[str, Tally]) -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ the kind (they run the server in a thread of its own), so anyio or plain sync te
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 
 import pytest
@@ -58,3 +59,14 @@ async def test_a_scripted_responder(realtime_server_factory: Callable[..., Serve
         talk.assert_called("get_weather", city="Tokyo")
         talk.assert_said("sunny in tokyo")
     assert responder.responses == 2  # the call, then the answer to its output
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("pocketsphinx") is None, reason="needs the voice extra"
+)
+async def test_the_stand_in_model_hears_and_calls(realtime_server: ServerThread) -> None:
+    # No script: the default stand-in model recognizes the speech and picks the tool.
+    async with converse(agent, realtime_server) as talk:
+        await talk.speak("What's the weather in Tokyo?")  # espeak-ng says it aloud
+        talk.assert_called("get_weather", city="Tokyo")
+        talk.assert_said("Tokyo")

@@ -550,7 +550,7 @@ class ServerSession:
                     event_id=self._event_id(), item_id=item_id, content_index=0, delta=delta
                 )
             )
-            for delta in _deltas(text)
+            for delta in _deltas(text, audio_in.transcription.model)
         ]
         seconds = entry.audio_format.ms(len(entry.audio)) / 1000 if entry.audio_format else 0.0
         effects.append(
@@ -647,6 +647,10 @@ class ServerSession:
         return [Send(step.event) for step in run.cancel("client_cancelled")]
 
 
-def _deltas(text: str) -> list[str]:
-    """A transcript as the deltas that stream it: a word each (with its space)."""
+def _deltas(text: str, model: str | None) -> list[str]:
+    """A transcript as the deltas that stream it: a word each (with its space), as the
+    gpt-4o transcribe models stream; whisper-1's one delta holds the whole transcript
+    (OpenAI's realtime transcription guide)."""
+    if model == "whisper-1":
+        return [text]
     return re.findall(r"\S+\s*", text) or [text]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -195,3 +197,45 @@ def test_the_recognition_worker_is_started_again_after_it_dies() -> None:
     dead.wait()
     assert recognizer.recognize(pcm, PCM16_24K) == "Turn on the lights."
     assert worker._process is not dead
+
+
+WITHOUT_POCKETSPHINX = """
+import logging, sys
+sys.modules["pocketsphinx"] = None
+logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+from realtime_agent.server.stt import PocketsphinxRecognizer, default_recognizer
+assert default_recognizer() is None and default_recognizer() is None
+try:
+    PocketsphinxRecognizer()
+except RuntimeError as error:
+    print("error:", error)
+"""
+
+
+def test_without_pocketsphinx_the_server_says_why_once() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_POCKETSPHINX], capture_output=True, text=True, check=True
+    )
+    notes = [line for line in result.stderr.splitlines() if "speech recognition" in line]
+    assert notes == [
+        "realtime_agent.server: no speech recognition: user audio gets a placeholder "
+        "transcript; pip install 'realtime-agent[voice]' to recognize it"
+    ]
+    assert result.stdout.strip() == (
+        "error: pocketsphinx is not installed: pip install 'realtime-agent[voice]'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "deltas"),
+    [("gpt-4o-transcribe", ["Set ", "a ", "timer."]), ("whisper-1", ["Set a timer."])],
+)
+async def test_the_deltas_stream_as_the_model_does(model: str, deltas: list[str]) -> None:
+    responder = ScriptedResponder(["Done."], transcripts=["Set a timer."])
+    session = {"type": "realtime", "audio": {"input": {"transcription": {"model": model}}}}
+    async with LocalRealtimeServer(responder=responder) as server, client(server.url) as peer:
+        await peer.send({"type": "session.update", "session": session})
+        await peer.expect("session.updated")
+        await peer.append(spoken("Set a timer."))
+        events = await peer.until("conversation.item.input_audio_transcription.completed")
+    assert [e["delta"] for e in events if e["type"].endswith("transcription.delta")] == deltas

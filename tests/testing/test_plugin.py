@@ -219,7 +219,10 @@ def test_the_example_runs(pytester: pytest.Pytester) -> None:
     for name in ("test_my_agent.py", "weather.toml"):
         shutil.copy(ROOT / "examples" / name, pytester.path / name)
     result = pytester.runpytest(*ARGS)
-    result.assert_outcomes(passed=3)
+    if importlib.util.find_spec("pocketsphinx") is not None:
+        result.assert_outcomes(passed=4)  # the stand-in hears a question too
+    else:
+        result.assert_outcomes(passed=3, skipped=1)
 
 
 def test_the_readmes_example_runs(pytester: pytest.Pytester) -> None:
