@@ -261,7 +261,7 @@ _PLACEHOLDER = re.compile(r"\(speech, \d+(?:\.\d+)? s\)")
 """A :func:`placeholder_transcript`: speech that was not recognised."""
 
 
-def _tool_outputs(conversation: Sequence[Item]) -> list[str]:
+def tool_outputs(conversation: Sequence[Item]) -> list[str]:
     """The function-call outputs that end the conversation (with their calls), oldest first."""
     outputs: list[str] = []
     for item in reversed(conversation):
@@ -367,7 +367,7 @@ class RuleResponder:
 
     def respond(self, context: ResponseContext) -> Sequence[Output]:
         """Decide a response by the rules in the class docstring."""
-        outputs = _tool_outputs(context.conversation)
+        outputs = tool_outputs(context.conversation)
         if outputs:
             return (Say(f"Here is what I found: {'; '.join(map(_readable, outputs))}."),)
         text = (context.user_text or "").strip()

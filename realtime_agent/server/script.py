@@ -89,7 +89,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from realtime_agent.errors import LocalProtocolError, excerpt
-from realtime_agent.schema.items import FunctionCallItem, FunctionCallOutputItem, Item, MessageItem
+from realtime_agent.schema.items import Item, MessageItem
 from realtime_agent.server import faults
 from realtime_agent.server.faults import Fault, FaultPlan
 from realtime_agent.server.responder import (
@@ -99,6 +99,7 @@ from realtime_agent.server.responder import (
     ResponseRefused,
     Say,
     ScriptedResponder,
+    tool_outputs,
 )
 
 if TYPE_CHECKING:
@@ -221,7 +222,7 @@ class ScriptTurn:
                 return _expected_user(self.expect_user), f"the user said {_quote(said)}"
         if self.expect_tool_output is not None:
             expected = f"a function_call_output containing {self.expect_tool_output!r}"
-            outputs = _trailing_outputs(context.conversation)
+            outputs = tool_outputs(context.conversation)
             if not outputs:
                 newest = _describe(context.conversation[-1] if context.conversation else None)
                 return (
@@ -240,17 +241,6 @@ def _expected_user(text: str) -> str:
 
 def _quote(text: str) -> str:
     return repr(excerpt(text, 160))
-
-
-def _trailing_outputs(conversation: Sequence[Item]) -> list[str]:
-    """The function_call_output items the conversation ends with (their calls skipped)."""
-    outputs: list[str] = []
-    for item in reversed(conversation):
-        if isinstance(item, FunctionCallOutputItem):
-            outputs.insert(0, item.output)
-        elif not isinstance(item, FunctionCallItem):
-            break
-    return outputs
 
 
 def _describe(item: Item | None) -> str:
