@@ -22,20 +22,24 @@ def write(path: Path, rate: int, subtype: str, channels: int = 1, seconds: float
     return path
 
 
-@pytest.mark.parametrize(
-    ("rate", "subtype", "channels"),
-    [
+@pytest.fixture(
+    params=[
         (24000, "PCM_16", 1),
         (48000, "PCM_24", 2),  # sox's default for 24-bit stereo: WAVE_FORMAT_EXTENSIBLE
         (44100, "FLOAT", 2),
         (16000, "PCM_U8", 1),
         (8000, "PCM_32", 1),
     ],
+    ids=lambda param: "-".join(map(str, param)),
 )
-async def test_any_wav_becomes_24k_mono_pcm16_frames(
-    tmp_path: Path, rate: int, subtype: str, channels: int
-) -> None:
-    path = write(tmp_path / "in.wav", rate, subtype, channels)
+def any_wav(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A test's input file, written before its loop runs (a cold disk is not the test's)."""
+    rate, subtype, channels = request.param
+    return write(tmp_path / "in.wav", rate, subtype, channels)
+
+
+async def test_any_wav_becomes_24k_mono_pcm16_frames(any_wav: Path) -> None:
+    path = any_wav
     frames = [frame async for frame in WavSource(path)]
     assert {len(f) for f in frames[:-1]} == {960}
     audio = np.frombuffer(b"".join(frames), "<i2")
