@@ -22,7 +22,7 @@ $(VENV)/.installed-voice: $(VENV)/.installed
 	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) -e '.[dev,voice]'
+	$(PIP) -e '.[dev,voice,web]'
 	@touch $@
 
 demo: $(VENV)/.installed-voice

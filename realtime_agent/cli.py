@@ -224,6 +224,82 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _web(args: argparse.Namespace) -> int:
+    try:
+        from realtime_agent.web.serve import run
+        from realtime_agent.web.settings import SECRET_ENV, WebSettings, load_agent
+    except ImportError as exc:
+        print(
+            f"realtime-agent web: needs the web extra (pip install 'realtime-agent[web]'): {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    if not 0 <= args.port <= 65535:
+        print(f"realtime-agent web: --port is 0-65535, not {args.port}", file=sys.stderr)
+        return 2
+    if args.upstream is not None and not args.upstream.startswith(("ws://", "wss://")):
+        print(
+            f"realtime-agent web: --upstream is a ws:// or wss:// URL, not {args.upstream!r}",
+            file=sys.stderr,
+        )
+        return 2
+    settings = WebSettings(
+        agent=args.agent,
+        upstream=args.upstream,
+        insecure=args.insecure,
+        allowed_origins=tuple(args.allow_origin or ()),
+        public_url=args.public_url,
+        drain_timeout=args.drain_timeout,
+    )
+    try:
+        load_agent(settings.agent)  # a bad --agent is one line here, not in each worker
+    except ValueError as exc:
+        print(f"realtime-agent web: {exc}", file=sys.stderr)
+        return 2
+    import os
+
+    token = ""
+    if args.insecure:
+        print(
+            "realtime-agent web: WARNING: --insecure: no browser token and no Twilio "
+            "signature is checked. For local development only.",
+            file=sys.stderr,
+        )
+    else:
+        import secrets
+
+        from realtime_agent.web.auth import mint_token
+
+        if not os.environ.get(SECRET_ENV):
+            # No secret given: one for this run, shared by the workers; the URL below
+            # carries a token signed with it (in the fragment: never sent to a server).
+            os.environ[SECRET_ENV] = secrets.token_urlsafe(32)
+        token = "#token=" + mint_token(os.environ[SECRET_ENV], ttl=12 * 3600, subject="cli")
+
+    def announce(url: str) -> None:
+        print(f"realtime-agent web: open {url}{token}", flush=True)  # tests read this line
+        upstream = args.upstream or (
+            "OpenAI" if os.environ.get("OPENAI_API_KEY") else "the embedded local Realtime server"
+        )
+        print(f"  talking to {upstream}; Ctrl-C or SIGTERM drains and stops", flush=True)
+
+    try:
+        run(settings, host=args.host, port=args.port, workers=args.workers, announce=announce)
+    except OSError as exc:
+        print(
+            f"realtime-agent web: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 2
+    except ValueError as exc:
+        print(f"realtime-agent web: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    print("stopped", file=sys.stderr)
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from realtime_agent.demo import DemoOptions, microphone_available, run_demo
 
@@ -352,6 +428,49 @@ def _parser() -> argparse.ArgumentParser:
         "fault, turn by turn; see realtime_agent/server/script.py)",
     )
     serve.set_defaults(run=_serve)
+
+    web = commands.add_parser(
+        "web", help="the web server: voice page, browser relay, Twilio bridge, metrics"
+    )
+    web.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (0.0.0.0: all)")
+    web.add_argument("--port", type=int, default=8000, help="default 8000 (0: any free port)")
+    web.add_argument(
+        "--agent",
+        metavar="MODULE:ATTRIBUTE",
+        default=None,
+        help="your Agent (or a function returning one); default: the demo agent",
+    )
+    web.add_argument(
+        "--upstream",
+        metavar="URL",
+        default=None,
+        help="a Realtime server URL (default: OpenAI if OPENAI_API_KEY is set, "
+        "else an embedded local server)",
+    )
+    web.add_argument("--workers", type=int, default=1, help="processes (one per core; default 1)")
+    web.add_argument(
+        "--insecure",
+        action="store_true",
+        help="no browser tokens, no Twilio signatures: local development only",
+    )
+    web.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="a browser origin allowed besides the page's own (repeatable; * for any)",
+    )
+    web.add_argument(
+        "--public-url",
+        default=None,
+        help="the public base URL Twilio reaches (https://host): TwiML and signatures use it",
+    )
+    web.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=30.0,
+        help="on SIGTERM, seconds live calls may go on before they are closed (default 30)",
+    )
+    web.set_defaults(run=_web)
 
     demo = commands.add_parser(
         "demo", help="a spoken conversation with a tool call (offline without OPENAI_API_KEY)"

@@ -166,15 +166,27 @@ class ClockSink(_Format):
 class RemoteSink(_Format):
     """Audio that plays elsewhere: the application reports what the far end has heard.
 
-    The runtime writes the assistant's audio here as it queues it for the application
-    (which forwards it, for example to a browser); the application calls
-    :meth:`report` with the far end's position, in samples since the session began.
+    The runtime writes the assistant's audio here as it queues it for the far end. Either
+    the application forwards each ``AudioDelta`` itself, or it gives ``on_write`` (called
+    with each chunk as the playout writes it: exactly the sink's timeline) and
+    ``on_clear`` (called when a barge-in drops what the far end has not played: tell it
+    to stop). It calls :meth:`report` with the far end's position, in samples since the
+    session began.
     """
 
-    def __init__(self, *, rate: int = 24000, sample_width: int = 2) -> None:
+    def __init__(
+        self,
+        *,
+        rate: int = 24000,
+        sample_width: int = 2,
+        on_write: Callable[[bytes], None] | None = None,
+        on_clear: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(rate, sample_width)
         self._written = 0
         self._played = 0
+        self._on_write = on_write
+        self._on_clear = on_clear
 
     def __repr__(self) -> str:
         return f"<RemoteSink played={self._played} written={self._written}>"
@@ -190,13 +202,17 @@ class RemoteSink(_Format):
         return self._written
 
     def write(self, audio: bytes) -> None:
-        """Count audio handed to the far end."""
+        """Count audio handed to the far end (and hand it over, with ``on_write``)."""
         self._written += len(audio) // self._width
+        if self._on_write is not None:
+            self._on_write(audio)
 
     def clear(self) -> int:
-        """The far end was told to stop: what it has not played is dropped."""
+        """The far end is told to stop (``on_clear``): what it has not played is dropped."""
         dropped = self._written - self._played
         self._written = self._played
+        if self._on_clear is not None:
+            self._on_clear()
         return dropped
 
     def report(self, played_samples: int) -> None:

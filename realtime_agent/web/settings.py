@@ -1,0 +1,99 @@
+"""What a web server runs with: :class:`WebSettings` (plain, picklable: each worker
+process gets a copy) and the secrets, which are read from the environment in each
+process and never pickled, logged or shown.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+
+from realtime_agent.redact import Secret
+from realtime_agent.runtime.agent import Agent
+
+__all__ = ["WebSettings", "load_agent"]
+
+SECRET_ENV = "REALTIME_AGENT_WEB_SECRET"
+"""The environment variable that holds the browser tokens' signing secret."""
+TWILIO_ENV = "TWILIO_AUTH_TOKEN"
+"""The environment variable that holds the Twilio account's auth token."""
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """How ``realtime-agent web`` (or :func:`realtime_agent.web.create_app`) serves.
+
+    Attributes:
+        agent: ``"module:attribute"`` naming an :class:`~realtime_agent.Agent` (or a
+            function returning one); ``None``: the demo agent with its weather tool.
+        upstream: a Realtime URL (``ws://``/``wss://``; ``OPENAI_API_KEY`` is sent if
+            set); ``None``: OpenAI when ``OPENAI_API_KEY`` is set, else a local Realtime
+            server embedded in each worker.
+        insecure: turn off the browser token and Twilio signature checks (local
+            development only).
+        allowed_origins: browser origins allowed besides the page's own (``"*"``: any).
+        public_url: the server's public base URL (``https://voice.example.com``), as
+            Twilio reaches it: the TwiML's stream URL and the signatures use it. ``None``:
+            taken from each request's Host (right without a rewriting proxy).
+        max_frame_bytes: the largest WebSocket message a client may send.
+        max_sessions: conversations one worker carries at once; more are refused (1013).
+        audio_rate_factor: how much faster than real time a client may send audio.
+        control_rate: control messages per second a client may send (bursts of 4x).
+        drain_timeout: on SIGTERM, how long live calls may go on before they are closed.
+        jitter_ms: the playout's start-up buffer for the far end (which buffers too).
+        pacing: the embedded local server's pacing (``"realtime"``, ``"instant"``).
+    """
+
+    agent: str | None = None
+    upstream: str | None = None
+    insecure: bool = False
+    allowed_origins: tuple[str, ...] = ()
+    public_url: str | None = None
+    max_frame_bytes: int = 64 * 1024
+    max_sessions: int = 200
+    audio_rate_factor: float = 2.0
+    control_rate: float = 50.0
+    drain_timeout: float = 30.0
+    jitter_ms: float = 20.0
+    pacing: str = "realtime"
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def secret(self) -> Secret | None:
+        """The token secret (``REALTIME_AGENT_WEB_SECRET``), if set."""
+        value = os.environ.get(SECRET_ENV)
+        return Secret(value) if value else None
+
+    def twilio_auth_token(self) -> Secret | None:
+        """The Twilio auth token (``TWILIO_AUTH_TOKEN``), if set."""
+        value = os.environ.get(TWILIO_ENV)
+        return Secret(value) if value else None
+
+
+def load_agent(spec: str | None) -> Agent:
+    """The agent ``"module:attribute"`` names (an Agent, or a callable returning one).
+
+    Raises ValueError with one line saying what is wrong.
+    """
+    if spec is None:
+        from realtime_agent.demo import AGENT
+
+        return AGENT
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"--agent takes module:attribute, not {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"--agent {spec}: cannot import {module_name}: {exc}") from None
+    found: object = module
+    for part in attribute.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise ValueError(f"--agent {spec}: {module_name} has no {attribute}") from None
+    if callable(found) and not isinstance(found, Agent):
+        found = found()
+    if not isinstance(found, Agent):
+        raise ValueError(f"--agent {spec} is a {type(found).__name__}, not an Agent")
+    return found

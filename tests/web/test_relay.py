@@ -1,0 +1,224 @@
+"""The browser relay over real sockets: a page client, the web server, the local server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import urllib.request
+
+import numpy as np
+import pytest
+import soxr
+from websockets.datastructures import Headers  # noqa: F401
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
+
+from realtime_agent.web import WebSettings, mint_token
+from tests.speech import REAL, spoken
+from tests.web.conftest import WebFactory
+from tests.web.page_client import PageClient, page
+
+QUESTION = "What is the weather like in Paris today?"
+LONG = "Tell me about the museums and the gardens of Paris"
+
+
+async def get(url: str) -> tuple[int, str, str]:
+    """GET ``url`` (in a thread: urllib blocks); status, content type, body."""
+    return await asyncio.to_thread(_get, url)
+
+
+def _get(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.headers["content-type"], response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["content-type"], error.read().decode()
+
+
+async def test_health_and_metrics(serve_web: WebFactory) -> None:
+    async with serve_web(WebSettings(insecure=True)) as running:
+        status, kind, body = await get(running.http + "/healthz")
+        assert (status, json.loads(body)["status"]) == (200, "ok")
+        assert kind.startswith("application/json")
+        status, kind, body = await get(running.http + "/metrics")
+        assert status == 200 and kind.startswith("text/plain")
+        assert 'realtime_agent_active_sessions{kind="browser"} 0.0' in body
+        assert "realtime_agent_turn_latency_seconds_bucket" in body
+
+
+async def test_a_spoken_turn_with_a_tool_call(serve_web: WebFactory) -> None:
+    async with (
+        serve_web(WebSettings(insecure=True)) as running,
+        page(running.ws + "/relay") as client,
+    ):
+        rate = 48000  # a browser's device rate: the relay resamples
+        await client.hello(rate=rate)
+        ready = await client.wait_for("ready")
+        assert ready["rate"] == 24000 and ready["epoch"] == 0
+        assert "key" not in json.dumps(ready).lower()
+        speech = np.frombuffer(spoken(QUESTION), "<i2")
+        up = soxr.resample(speech, 24000, rate).astype("<i2").tobytes()
+        await client.send_audio(up, frame_ms=10, realtime=False)  # the relay paces nothing
+        start = await client.wait_for("tool_start")
+        assert start["name"] == "get_weather"
+        if REAL:
+            assert json.loads(start["arguments"]) == {"city": "Paris"}
+        end = await client.wait_for("tool_end")
+        assert end["call_id"] == start["call_id"] and end["error"] is None
+        said = await client.wait_for("transcript", count=1)
+        if REAL:
+            user = [m for m in client.of("transcript") if m["role"] == "user"]
+            assert user and "paris" in user[0]["text"].lower()
+        answer = [m for m in client.messages if m["type"] == "transcript"]
+        assert said in answer
+        await client.wait_for("response_end", count=2)  # the tool call's, then the answer's
+        assistant = await client.wait_for("transcript", count=2)
+        assert assistant["role"] == "assistant" and "Paris" in assistant["text"]
+        assert client.audio_bytes > 24000  # at least half a second of the answer
+        turn = await client.wait_for("turn")
+        assert turn["latency_ms"] >= 0
+
+
+@pytest.mark.parametrize("report_ms", [10.0, 40.0])
+async def test_a_barge_in_truncates_at_what_the_page_played(
+    serve_web: WebFactory, report_ms: float
+) -> None:
+    settings = WebSettings(insecure=True, pacing="realtime")
+    async with serve_web(settings) as running, page(running.ws + "/relay") as client:
+        client.report_ms = report_ms
+        await client.hello()
+        await client.wait_for("ready")
+        await client.send_audio(spoken(LONG), realtime=False)
+        await client.wait_for("response_start")
+        # Barge in once the page has played a second and a half of the answer.
+        async with client._arrived:
+            await client._arrived.wait_for(lambda: client.player.played >= 36000)
+        await client.send_audio(spoken("stop please", lead_ms=0), realtime=True)
+        clear = await client.wait_for("clear")
+        assert clear["epoch"] == 1
+        cut = await client.wait_for("interrupted")
+        heard_ms = client.reported_at_clear[0] * 1000 / 24000
+        assert cut["played_ms"] == int(heard_ms) or abs(cut["played_ms"] - heard_ms) <= 1
+        assert cut["truncated_ms"] == cut["played_ms"]
+        # What the page really heard is at most one report period past what it reported.
+        really = client.heard_at_clear[0] * 1000 / 24000
+        assert 0 <= really - cut["played_ms"] <= report_ms + 25
+
+
+async def test_a_token_is_required_and_checked(
+    serve_web: WebFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REALTIME_AGENT_WEB_SECRET", "s3cret-for-tests")
+    async with serve_web(WebSettings()) as running:
+        for token, reason in [
+            (None, "a token is required"),
+            ("nonsense", "malformed token"),
+            (mint_token("another-secret"), "bad token signature"),
+            (mint_token("s3cret-for-tests", ttl=1, now=lambda: 0.0), "expired token"),
+        ]:
+            async with page(running.ws + "/relay") as client:
+                await client.hello(token=token)
+                closed = await client.wait_for("closed")
+                assert closed["reason"] == reason
+                assert await client.wait_closed() == 1008
+        async with page(running.ws + "/relay") as client:
+            await client.hello(token=mint_token("s3cret-for-tests", subject="ada"))
+            assert (await client.wait_for("ready"))["rate"] == 24000
+
+
+async def test_a_wrong_origin_is_refused_at_the_upgrade(serve_web: WebFactory) -> None:
+    settings = WebSettings(insecure=True, allowed_origins=("https://app.example.com",))
+    async with serve_web(settings) as running:
+        with pytest.raises(InvalidStatus) as refused:
+            async with page(running.ws + "/relay", origin=Origin("https://evil.example.com")):
+                pass
+        assert refused.value.response.status_code == 403
+        for origin in ("https://app.example.com", f"http://127.0.0.1:{running.port}"):
+            async with page(running.ws + "/relay", origin=Origin(origin)) as client:
+                await client.hello()
+                await client.wait_for("ready")
+
+
+async def _talks(client: PageClient, text: str = "hello there") -> None:
+    """The client's conversation still works: a typed turn gets an answer."""
+    answered = len(client.of("response_end"))
+    await client.socket.send(json.dumps({"type": "text", "text": text}))
+    await client.wait_for("response_end", count=answered + 1)
+
+
+@pytest.mark.parametrize("abuse", ["oversize frame", "audio flood", "control flood", "bad json"])
+async def test_a_misbehaving_client_is_cut_off_alone(serve_web: WebFactory, abuse: str) -> None:
+    settings = WebSettings(
+        insecure=True, max_frame_bytes=16 * 1024, control_rate=20.0, pacing="instant"
+    )
+    async with serve_web(settings) as running, page(running.ws + "/relay") as good:
+        await good.hello()
+        await good.wait_for("ready")
+        async with page(running.ws + "/relay") as bad:
+            await bad.hello()
+            await bad.wait_for("ready")
+            if abuse == "oversize frame":
+                await bad.socket.send(bytes(16 * 1024 + 2))
+                expected = 1009
+            elif abuse == "audio flood":
+                for _ in range(40):  # 40 x 0.32 s at once, past the 5 s burst
+                    await bad.socket.send(bytes(15360))
+                expected = 1008
+            elif abuse == "control flood":
+                for _ in range(1000):
+                    await bad.socket.send(json.dumps({"type": "played", "epoch": 0, "samples": 0}))
+                expected = 1008
+            else:
+                await bad.socket.send("{not json")
+                expected = 1008
+            assert await bad.wait_closed() == expected
+        await _talks(good)
+        assert running.web.metrics.errors.labels("browser", "client")._value.get() >= (
+            0 if abuse == "oversize frame" else 1
+        )
+
+
+async def test_no_hello_no_conversation(serve_web: WebFactory) -> None:
+    async with serve_web(WebSettings(insecure=True)) as running:
+        async with page(running.ws + "/relay") as client:
+            await client.socket.send(bytes(960))  # audio before the hello
+            closed = await client.wait_for("closed")
+            assert closed["reason"] == "the first message is a JSON hello"
+        async with page(running.ws + "/relay") as client:
+            await client.hello(rate=4000)
+            assert "8000-96000" in (await client.wait_for("closed"))["reason"]
+            assert await client.wait_closed() == 1008
+
+
+async def test_capacity_refuses_the_next_call_with_try_again(serve_web: WebFactory) -> None:
+    async with serve_web(WebSettings(insecure=True, max_sessions=1, pacing="instant")) as running:
+        async with page(running.ws + "/relay") as first:
+            await first.hello()
+            await first.wait_for("ready")
+            async with page(running.ws + "/relay") as second:
+                await second.hello()
+                assert "capacity" in (await second.wait_for("closed"))["reason"]
+                assert await second.wait_closed() == 1013
+            await _talks(first)
+
+
+async def test_the_drain_lets_calls_finish_then_closes_them(serve_web: WebFactory) -> None:
+    async with serve_web(
+        WebSettings(insecure=True, drain_timeout=2.0, pacing="instant")
+    ) as running:
+        async with page(running.ws + "/relay") as client:
+            await client.hello()
+            await client.wait_for("ready")
+            running.server.handle_exit(signal.SIGTERM, None)  # what uvicorn's handler calls
+            status, _, body = await get(running.http + "/healthz")
+            assert (status, json.loads(body)["status"]) == (503, "draining")
+            async with page(running.ws + "/relay") as late:
+                await late.hello()
+                assert "shutting down" in (await late.wait_for("closed"))["reason"]
+                assert await late.wait_closed() == 1013
+            await _talks(client)  # the live call goes on
+            closed = await client.wait_for("closed", timeout=10)
+            assert closed["reason"] == "the server is shutting down"
+            assert await client.wait_closed() == 1001
+            assert running.web.draining and not running.web.calls
