@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c .ci/constraints.txt
 
-.PHONY: demo test lint bench schemas clean
+.PHONY: demo test lint bench schemas clean web
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "realtime_agent needs Python 3.11 or newer; set PYTHON=python3.11 (or newer)")'
@@ -27,6 +27,11 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 
 demo: $(VENV)/.installed-voice
 	$(BIN)/realtime-agent demo
+
+# The web server (voice page, relay, phone bridge) on http://127.0.0.1:8000/.
+web: $(VENV)/.installed-voice
+	$(PIP) -e '.[web,voice]'
+	$(BIN)/realtime-agent web
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

@@ -52,6 +52,12 @@ LOOP_BLOCK_LIMIT = 0.1
 """The longest an async test may keep its loop from running callbacks (seconds)."""
 SHOWN_VIOLATIONS = 10
 
+try:  # the web server's tests need the web extra (CI's wheel run goes without it)
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError:
+    collect_ignore = ["web"]
+
 pytest_plugins = ["pytester"]  # tests/test_loop_watch.py and test_wire_audit.py run inner suites
 
 _watch_key = pytest.StashKey["LoopWatch"]()

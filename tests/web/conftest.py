@@ -11,9 +11,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("starlette", reason="the web extra is not installed")
-pytest.importorskip("uvicorn", reason="the web extra is not installed")
-
 from realtime_agent.web import WebContext, WebSettings, create_app
 from realtime_agent.web.serve import DrainingServer, config
 
