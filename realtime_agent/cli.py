@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -256,8 +258,6 @@ def _web(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"realtime-agent web: {exc}", file=sys.stderr)
         return 2
-    import os
-
     token = ""
     if args.insecure:
         print(
@@ -511,5 +511,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
+def run() -> None:
+    """The ``realtime-agent`` command: :func:`main`, then exit.
+
+    The servers (``serve``, ``web``) exit at once once they have closed everything:
+    native libraries they load (Silero's ggml runtime; espeak-ng) keep threads and
+    destructors that an interpreter's normal exit may wait on, and a stopped server must
+    not hang its supervisor. The other commands exit normally.
+    """
+    argv = sys.argv[1:]
+    status = main(argv)
+    if argv[:1] in (["serve"], ["web"]):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
