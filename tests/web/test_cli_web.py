@@ -76,3 +76,40 @@ async def test_web_insecure_says_so_loudly_and_needs_no_token() -> None:
             process.kill()
             await process.wait()
     assert process.returncode == 0
+
+
+async def test_web_with_two_workers_serves_on_one_port_and_drains_both() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "realtime_agent.cli",
+        "web",
+        "--port",
+        "0",
+        "--insecure",
+        "--workers",
+        "2",
+        "--drain-timeout",
+        "1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+        url = line.split(" open ", 1)[1].strip().replace("http://", "ws://") + "relay"
+        async with page(url) as first, page(url) as second:
+            for client in (first, second):
+                await client.hello()
+                await client.wait_for("ready", timeout=60)
+            process.send_signal(signal.SIGTERM)
+            for client in (first, second):
+                closed = await client.wait_for("closed", timeout=30)
+                assert closed["reason"] == "the server is shutting down"
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0
+    assert b"Traceback" not in err
