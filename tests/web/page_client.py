@@ -68,6 +68,8 @@ class PageClient:
     reported_at_clear: list[int] = field(default_factory=list)
     """The last position the page had reported in each epoch when its clear arrived."""
     close_code: int | None = None
+    reported: list[tuple[int, int]] = field(default_factory=list)
+    """Every (epoch, samples) report sent."""
     _last_report: int = 0
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -118,6 +120,7 @@ class PageClient:
             self.player.advance(loop.time())
             if self.player.played != self._last_report:
                 self._last_report = self.player.played
+                self.reported.append((self.epoch, self.player.played))
                 message = {"type": "played", "epoch": self.epoch, "samples": self.player.played}
                 with contextlib.suppress(Exception):
                     await self.socket.send(json.dumps(message))
