@@ -108,7 +108,9 @@ async def test_a_spoken_conversation_with_a_tool_call_and_a_barge_in(
                 "window.voiceStats.tools.some(t => t.output !== undefined)", timeout=60000
             )
             await page.wait_for_function(
-                "window.voiceStats.transcripts.some(t => t.role === 'assistant')", timeout=30000
+                "window.voiceStats.transcripts.some(t => t.role === 'assistant'"
+                " && t.text.startsWith('Here is what I found'))",
+                timeout=30000,
             )
             seen = await stats(page)
             assert seen["tools"][0]["name"] == "get_weather"

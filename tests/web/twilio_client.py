@@ -99,6 +99,7 @@ class TwilioCall:
     """(loop time, event, media bytes) of each message from the bridge as it left the
     bridge's socket (before ``network_ms``: over loopback, when the bridge sent it)."""
     close_code: int | None = None
+    close_reason: str = ""
     sequence: int = 0
     chunk: int = 0
     _queue: deque[Queued] = field(default_factory=deque)
@@ -216,6 +217,7 @@ class TwilioCall:
             pass
         finally:
             self.close_code = self.socket.close_code
+            self.close_reason = self.socket.close_reason or ""
             self._notify()
 
     def _sent_by_bridge(self, message: dict[str, Any]) -> None:
@@ -329,7 +331,9 @@ class TwilioCall:
                 self._waiters.append(waiter)
                 await waiter
         if not condition():
-            raise AssertionError(f"the stream closed ({self.close_code}) before the condition")
+            raise AssertionError(
+                f"the stream closed ({self.close_code} {self.close_reason}) before the condition"
+            )
 
     async def wait_heard(self, nbytes: int, timeout: float = 30.0) -> None:
         """Wait until the caller has heard ``nbytes`` of audio in all."""

@@ -11,6 +11,7 @@ const stats = (window.voiceStats = {
 });
 
 let socket = null;
+const early = []; // microphone frames from before the relay was ready
 let capture = null; // {context, stream, node}
 let playback = null; // {context, node}
 let epoch = 0; // the epoch of the worklet's counts
@@ -104,7 +105,14 @@ function connect(rate) {
     stop(false);
   };
   capture.node.port.onmessage = (event) => {
-    if (stats.state === "talking" && socket.readyState === WebSocket.OPEN) socket.send(event.data);
+    if (stats.state === "talking" && socket.readyState === WebSocket.OPEN) {
+      socket.send(event.data);
+    } else if (stats.state === "starting") {
+      // Said while the relay connects: kept (the last 4 s: the relay allows bursts of
+      // 5 s) and sent once it is ready.
+      early.push(event.data);
+      if (early.length > 200) early.shift();
+    }
   };
   playback.node.port.onmessage = (event) => {
     const message = event.data;
@@ -133,6 +141,7 @@ function handle(message) {
   switch (message.type) {
     case "ready":
       stats.state = "talking";
+      for (const frame of early.splice(0)) socket.send(frame);
       epoch = pendingEpoch = message.epoch;
       setStatus("Listening. Speak; speak over the answer to interrupt it.");
       $("stop").disabled = false;
