@@ -98,7 +98,8 @@ class WebContext:
         upstream = self.settings.upstream
         if upstream is not None:
             self._endpoint_factory = lambda: Endpoint.local(upstream, api_key=key or None)
-            self.upstream_description = upstream
+            # Told to every page: never its query string (a key may ride in one).
+            self.upstream_description = upstream.split("?", 1)[0]
             yield
         elif key:
             model = self.agent.model

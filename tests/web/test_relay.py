@@ -226,3 +226,18 @@ async def test_the_drain_lets_calls_finish_then_closes_them(serve_web: WebFactor
             assert closed["reason"] == "the server is shutting down"
             assert await client.wait_closed() == 1001
             assert running.web.draining and not running.web.calls
+
+
+async def test_the_upstream_a_page_is_told_of_carries_no_query_string(
+    serve_web: WebFactory,
+) -> None:
+    from realtime_agent.server import LocalRealtimeServer
+
+    async with LocalRealtimeServer() as upstream:
+        url = upstream.url + "&api-key=sk-should-stay-hidden"
+        async with serve_web(WebSettings(insecure=True, upstream=url)) as running:
+            async with page(running.ws + "/relay") as client:
+                await client.hello()
+                ready = await client.wait_for("ready")
+                assert "sk-should" not in json.dumps(ready)
+                assert ready["upstream"] == upstream.url.split("?")[0]
