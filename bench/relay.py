@@ -507,7 +507,9 @@ def clients(
     for name in [*pids, "machine"]:
         figures[f"{name}_cpu"] = (ticks1[name] - ticks0[name]) / TICKS / (t1 - t0)
     # What the rest of the machine did meanwhile (another job's CPU skews every figure).
-    figures["others_cpu"] = figures["machine_cpu"] - sum(figures[f"{n}_cpu"] for n in pids)
+    # Rough: /proc/stat samples ticks, a process's times are exact; a few % either way.
+    ours = sum(figures[f"{n}_cpu"] for n in pids)
+    figures["others_cpu"] = max(0.0, figures["machine_cpu"] - ours)
     figures["marks"] = (t0, t1)
     return figures
 
