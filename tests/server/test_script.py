@@ -286,12 +286,12 @@ async def test_a_delay_holds_the_response_back() -> None:
     loop = asyncio.get_running_loop()
     async with script.server() as server, client(server.url) as peer:
         await peer.send(TEXT_ONLY)
-        began = loop.time()
         assert written(await ask(peer, "one", "e1")) == ["Now."]
-        first = loop.time() - began
         began = loop.time()
         assert written(await ask(peer, "two", "e2")) == ["Later."]
-        assert loop.time() - began >= 0.25 > first
+        # A lower bound only: the delay guarantees it, however loaded the machine (how
+        # long an undelayed answer takes is a timing, and timings go in bench/).
+        assert loop.time() - began >= 0.25
 
 
 async def test_a_drop_fault_at_a_turn() -> None:
