@@ -1,9 +1,12 @@
-// The microphone, at the device's own rate: 20 ms frames of pcm16 to the page.
-// The server resamples to 24 kHz (soxr), so the worklet does no filtering of its own.
+// The microphone at the context's rate (the page opens it at the device's own rate):
+// 20 ms frames of pcm16 little-endian, each posted (transferred) to the page, which sends
+// it to the relay as is. The server resamples to 24 kHz with soxr, so nothing here filters
+// or resamples: the worklet only converts float samples to int16.
 class Capture extends AudioWorkletProcessor {
   constructor() {
     super();
-    this.frame = new Int16Array(Math.round(sampleRate / 50)); // 20 ms
+    this.size = Math.round(sampleRate / 50); // 20 ms at the context's rate
+    this.frame = new Int16Array(this.size);
     this.filled = 0;
   }
 
@@ -13,8 +16,9 @@ class Capture extends AudioWorkletProcessor {
     for (let i = 0; i < channel.length; i++) {
       const s = Math.max(-1, Math.min(1, channel[i]));
       this.frame[this.filled++] = s < 0 ? s * 0x8000 : s * 0x7fff;
-      if (this.filled === this.frame.length) {
-        this.port.postMessage(this.frame.buffer.slice(0));
+      if (this.filled === this.size) {
+        this.port.postMessage(this.frame.buffer, [this.frame.buffer]);
+        this.frame = new Int16Array(this.size);
         this.filled = 0;
       }
     }
