@@ -11,6 +11,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from realtime_agent.protocol import events as app
+
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
 _LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
@@ -54,6 +56,10 @@ class Metrics:
         self.upstream_reconnects = Counter(
             "realtime_agent_upstream_reconnects", "Upstream reconnections", ["kind"], registry=r
         )
+        self.dtmf_digits = Counter(
+            "realtime_agent_dtmf_digits", "Keypad digits the callers pressed", ["kind"], registry=r
+        )
+        self.dtmf_digits.labels("phone")
         for kind in ("browser", "phone"):  # every series exists from the start, at 0
             self.active_sessions.labels(kind)
             self.sessions.labels(kind)
@@ -63,6 +69,20 @@ class Metrics:
             self.upstream_reconnects.labels(kind)
             for outcome in ("ok", "error"):
                 self.tool_calls.labels(kind, outcome)
+
+    def count(self, kind: str, event: app.AppEvent) -> None:
+        """Count what ``event``, from a ``kind`` conversation's session, says happened."""
+        match event:
+            case app.AgentEnd():
+                self.turns.labels(kind).inc()
+            case app.ToolEnd(error=error):
+                self.tool_calls.labels(kind, "error" if error else "ok").inc()
+            case app.AudioInterrupted():
+                self.barge_ins.labels(kind).inc()
+            case app.ErrorRaised():
+                self.errors.labels(kind, "upstream").inc()
+            case _:
+                pass
 
     def render(self) -> bytes:
         """The text exposition format (``CONTENT_TYPE_LATEST``)."""

@@ -47,7 +47,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from realtime_agent.audio.resample import Resampler
 from realtime_agent.audio.sinks import RemoteSink
@@ -56,6 +56,7 @@ from realtime_agent.protocol import events as app
 from realtime_agent.runtime.session import RealtimeSession, connect
 from realtime_agent.web.app import Kind, Refused, WebContext
 from realtime_agent.web.auth import RateLimit, TokenError, verify_token
+from realtime_agent.web.calls import Policy, TurnClock, close_quietly, json_object
 
 __all__ = ["Outbox", "PlaybackEpochs", "relay"]
 
@@ -66,15 +67,6 @@ HELLO_TIMEOUT = 5.0
 OUTPUT_RATE = 24000
 MAX_OUTBOX_BYTES = 8 * 1024 * 1024
 """What may wait for a client that does not read: about 3 minutes of audio."""
-
-
-class _Policy(Exception):
-    """The client broke a rule: close it with ``code``, telling it ``reason``."""
-
-    def __init__(self, reason: str, code: int = 1008) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
 
 
 @dataclass
@@ -99,7 +91,7 @@ class PlaybackEpochs:
     def position(self, epoch: object, samples: object) -> int | None:
         """Where a report puts the page on the sink's timeline, or None to ignore it."""
         if type(epoch) is not int or type(samples) is not int or samples < 0:
-            raise _Policy("a played report has an int epoch and samples >= 0")
+            raise Policy("a played report has an int epoch and samples >= 0")
         if epoch != self.epoch:
             return None
         return self.base + samples
@@ -165,7 +157,7 @@ class BrowserCall:
         self.settings = web.settings
         self.outbox = Outbox()
         self.epochs = PlaybackEpochs()
-        self.sink = RemoteSink(rate=OUTPUT_RATE, on_write=self.outbox.audio, on_clear=self._clear)
+        self.sink = RemoteSink(rate=OUTPUT_RATE, on_write=self._audio_out, on_clear=self._clear)
         self.session: RealtimeSession | None = None
         self.resampler: Resampler | None = None
         self.subject = ""
@@ -173,12 +165,19 @@ class BrowserCall:
         self._last: str | None = None  # the ``closed`` message: the writer's last
         self._ended = asyncio.Event()
         self._done = asyncio.Event()
-        self._speech_stopped_at: float | None = None
+        self._turn = TurnClock()
         self._control = RateLimit(self.settings.control_rate, 4 * self.settings.control_rate)
         self._audio: RateLimit | None = None
 
     def __repr__(self) -> str:
         return f"<BrowserCall subject={self.subject!r}>"
+
+    def _audio_out(self, pcm: bytes) -> None:
+        latency = self._turn.audio_out()
+        if latency is not None:
+            self.web.metrics.turn_latency.labels("browser").observe(latency)
+            self.outbox.control({"type": "turn", "latency_ms": round(latency * 1000)})
+        self.outbox.audio(pcm)
 
     def _clear(self) -> None:
         self.outbox.clear()
@@ -205,7 +204,7 @@ class BrowserCall:
         try:
             await self._hello()
             web.admit(self)
-        except _Policy as exc:
+        except Policy as exc:
             web.metrics.errors.labels("browser", "client").inc()
             await self._refuse(exc.reason, exc.code)
             return
@@ -227,24 +226,24 @@ class BrowserCall:
         try:
             message = await asyncio.wait_for(self.websocket.receive(), HELLO_TIMEOUT)
         except TimeoutError:
-            raise _Policy("no hello within 5 s") from None
+            raise Policy("no hello within 5 s") from None
         text = message.get("text")
         if message["type"] != "websocket.receive" or text is None:
-            raise _Policy("the first message is a JSON hello")
-        hello = _json(text)
+            raise Policy("the first message is a JSON hello")
+        hello = json_object(text)
         if hello.get("type") != "hello":
-            raise _Policy("the first message is a JSON hello")
+            raise Policy("the first message is a JSON hello")
         if not self.settings.insecure:
             if self.web.secret is None:
-                raise _Policy("tokens are required and the server has no secret set")
+                raise Policy("tokens are required and the server has no secret set")
             try:
                 self.subject = verify_token(self.web.secret, hello.get("token"))
             except TokenError as exc:
                 self.web.metrics.errors.labels("browser", "auth").inc()
-                raise _Policy(str(exc)) from None
+                raise Policy(str(exc)) from None
         rate = hello.get("rate", OUTPUT_RATE)
         if type(rate) is not int or not 8000 <= rate <= 96000:
-            raise _Policy("hello.rate is the microphone's sample rate, 8000-96000")
+            raise Policy("hello.rate is the microphone's sample rate, 8000-96000")
         self.resampler = Resampler(rate, OUTPUT_RATE, frame_ms=20)
         # A page catching up after a stall may send a few seconds at once: bursts of 5 s.
         self._audio = RateLimit(rate * 2 * self.settings.audio_rate_factor, rate * 2 * 5.0)
@@ -284,8 +283,7 @@ class BrowserCall:
         finally:
             await session.close()
         reason, code = self._ending or ("", 1000)
-        with contextlib.suppress(Exception):
-            await self.websocket.close(code, reason[:120])
+        await close_quietly(self.websocket, code, reason)
 
     async def _write(self) -> None:
         websocket = self.websocket
@@ -317,18 +315,18 @@ class BrowserCall:
                 data = message.get("bytes")
                 if data is not None:
                     if not self._audio.take(len(data)):
-                        raise _Policy("audio faster than real time")
+                        raise Policy("audio faster than real time")
                     if len(data) % 2:
-                        raise _Policy("audio frames are pcm16: an even number of bytes")
+                        raise Policy("audio frames are pcm16: an even number of bytes")
                     for frame in self.resampler.push(data):
                         await session.send_audio(frame)
                     continue
-                control = _json(message.get("text") or "")
+                control = json_object(message.get("text") or "")
                 # Playback reports come every few ms from a page that plays: a fifth each.
                 if not self._control.take(0.2 if control.get("type") == "played" else 1.0):
-                    raise _Policy("too many control messages")
+                    raise Policy("too many control messages")
                 await self._control_message(session, control)
-        except _Policy as exc:
+        except Policy as exc:
             self.web.metrics.errors.labels("browser", "client").inc()
             self._end(exc.reason, exc.code)
         except RealtimeAgentError as exc:  # the session ended under us
@@ -345,28 +343,22 @@ class BrowserCall:
         elif kind == "text":
             text = message.get("text")
             if not isinstance(text, str) or not text.strip() or len(text) > 4000:
-                raise _Policy("a text message has 1-4000 characters")
+                raise Policy("a text message has 1-4000 characters")
             await session.send_text(text)
         else:
-            raise _Policy(f"unknown message type {str(kind)[:40]!r}")
+            raise Policy(f"unknown message type {str(kind)[:40]!r}")
 
     async def _events(self, session: RealtimeSession) -> None:
         metrics = self.web.metrics
-        loop = asyncio.get_running_loop()
         send = self.outbox.control
         async for event in session:
+            metrics.count("browser", event)
             match event:
                 case app.SpeechStarted():
                     send({"type": "speech_started"})
                 case app.SpeechStopped():
-                    self._speech_stopped_at = loop.time()
+                    self._turn.speech_stopped()
                     send({"type": "speech_stopped"})
-                case app.AudioDelta():
-                    if self._speech_stopped_at is not None:
-                        latency = loop.time() - self._speech_stopped_at
-                        self._speech_stopped_at = None
-                        metrics.turn_latency.labels("browser").observe(latency)
-                        send({"type": "turn", "latency_ms": round(latency * 1000)})
                 case app.TranscriptDelta(item_id=item_id, role=role, delta=delta):
                     send(
                         {
@@ -388,7 +380,6 @@ class BrowserCall:
                         }
                     )
                 case app.ToolEnd(call_id=call_id, name=name, output=output, error=error):
-                    metrics.tool_calls.labels("browser", "error" if error else "ok").inc()
                     send(
                         {
                             "type": "tool_end",
@@ -401,12 +392,10 @@ class BrowserCall:
                 case app.AgentStart(response_id=response_id):
                     send({"type": "response_start", "response_id": response_id})
                 case app.AgentEnd(response_id=response_id, status=status):
-                    metrics.turns.labels("browser").inc()
                     send({"type": "response_end", "response_id": response_id, "status": status})
                 case app.AudioInterrupted(
                     item_id=item_id, played_ms=played, truncated_ms=cut, deleted=deleted
                 ):
-                    metrics.barge_ins.labels("browser").inc()
                     send(
                         {
                             "type": "interrupted",
@@ -417,7 +406,6 @@ class BrowserCall:
                         }
                     )
                 case app.ErrorRaised(message=text, code=code):
-                    metrics.errors.labels("browser", "upstream").inc()
                     send({"type": "error", "code": code, "message": text})
                 case app.Closed(reason=reason, error=error):
                     self._end(f"the conversation ended: {reason}", 1000 if error is None else 1011)
@@ -425,16 +413,6 @@ class BrowserCall:
                 case _:
                     pass
         self._end("the conversation ended", 1000)
-
-
-def _json(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise _Policy("a text message is a JSON object") from None
-    if not isinstance(value, dict):
-        raise _Policy("a text message is a JSON object")
-    return value
 
 
 async def relay(websocket: WebSocket) -> None:
@@ -450,6 +428,4 @@ async def relay(websocket: WebSocket) -> None:
     try:
         await call.run()
     finally:
-        if websocket.application_state != WebSocketState.DISCONNECTED:
-            with contextlib.suppress(Exception):
-                await websocket.close(1000)
+        await close_quietly(websocket, 1000, "")

@@ -49,7 +49,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import time
 import weakref
 from collections import deque
 from collections.abc import Iterable
@@ -58,10 +57,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import quoteattr
 
-from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from realtime_agent.audio.format import ULAW_8K
 from realtime_agent.audio.sinks import RemoteSink
@@ -71,8 +69,8 @@ from realtime_agent.runtime.agent import Agent
 from realtime_agent.runtime.session import RealtimeSession, connect
 from realtime_agent.web.app import Kind, Refused, WebContext
 from realtime_agent.web.auth import RateLimit, verify_twilio_signature
+from realtime_agent.web.calls import Policy, TurnClock, close_quietly, json_object
 from realtime_agent.web.marks import MAX_PENDING, MarkBook
-from realtime_agent.web.metrics import Metrics
 
 __all__ = ["PhoneCall", "phone_agent", "twilio_stream", "twilio_voice", "twiml"]
 
@@ -92,16 +90,6 @@ BURST = 32
 whole answer goes out at once; the pending marks come back at once after a clear)."""
 
 _TOLD_NO_TOKEN: weakref.WeakSet[WebContext] = weakref.WeakSet()
-_DTMF: weakref.WeakKeyDictionary[Metrics, Counter] = weakref.WeakKeyDictionary()
-
-
-class _Policy(Exception):
-    """The far end broke a rule: close the stream with ``code``."""
-
-    def __init__(self, reason: str, code: int = 1008) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
 
 
 # -- who may call ------------------------------------------------------------------------
@@ -212,18 +200,6 @@ def phone_agent(agent: Agent) -> Agent:
     return dataclasses.replace(agent, input_format=ULAW_8K, output_format=ULAW_8K)
 
 
-def _dtmf_counter(metrics: Metrics) -> Counter:
-    counter = _DTMF.get(metrics)
-    if counter is None:
-        counter = _DTMF[metrics] = Counter(
-            "realtime_agent_dtmf_digits",
-            "Keypad digits the callers pressed",
-            ["kind"],
-            registry=metrics.registry,
-        )
-    return counter
-
-
 @dataclass(frozen=True)
 class StreamStart:
     """What Twilio's ``start`` message says about the stream."""
@@ -235,20 +211,20 @@ class StreamStart:
 
     @classmethod
     def parse(cls, message: dict[str, Any]) -> StreamStart:
-        """Raises _Policy for a ``start`` this bridge cannot serve."""
+        """Raises Policy for a ``start`` this bridge cannot serve."""
         start = message.get("start")
         if not isinstance(start, dict):
-            raise _Policy("the start message has no start object")
+            raise Policy("the start message has no start object")
         sid = start.get("streamSid", message.get("streamSid"))
         if not isinstance(sid, str) or not sid or len(sid) > 64:
-            raise _Policy("the start message has no streamSid")
+            raise Policy("the start message has no streamSid")
         media = start.get("mediaFormat") or {}
         if not isinstance(media, dict) or (
             media.get("encoding", "audio/x-mulaw"),
             media.get("sampleRate", 8000),
             media.get("channels", 1),
         ) != ("audio/x-mulaw", 8000, 1):
-            raise _Policy(f"the stream's media format is not μ-law 8 kHz mono: {media}"[:160])
+            raise Policy(f"the stream's media format is not μ-law 8 kHz mono: {media}"[:160])
         custom = start.get("customParameters") or {}
         parameters = {str(k): str(v) for k, v in custom.items()} if isinstance(custom, dict) else {}
         return cls(
@@ -310,7 +286,7 @@ class PhoneCall:
         self.outbox = _Outbox()
         self.session: RealtimeSession | None = None
         self.dtmf_digits = 0
-        self._dtmf_count = _dtmf_counter(web.metrics).labels("phone")
+        self._dtmf_count = web.metrics.dtmf_digits.labels("phone")
         self.media_in = 0
         """Bytes of the caller's audio received."""
         settings = web.settings
@@ -329,7 +305,7 @@ class PhoneCall:
         self._ending: tuple[str, int] | None = None
         self._ended = asyncio.Event()
         self._finished = asyncio.Event()
-        self._speech_stopped_at: float | None = None
+        self._turn = TurnClock()
 
     def __repr__(self) -> str:
         return f"<PhoneCall {self.start.call_sid or self.start.stream_sid}>"
@@ -337,9 +313,8 @@ class PhoneCall:
     # -- the sink's side: what the playout writes, and the barge-in -------------------
 
     def _audio_out(self, audio: bytes) -> None:
-        if self._speech_stopped_at is not None:
-            latency = time.monotonic() - self._speech_stopped_at
-            self._speech_stopped_at = None
+        latency = self._turn.audio_out()
+        if latency is not None:
             self.web.metrics.turn_latency.labels("phone").observe(latency)
         put = self.outbox.put
         media, mark = self._media, self._mark
@@ -376,7 +351,7 @@ class PhoneCall:
             web.admit(self)
         except Refused as exc:
             log.info("twilio: call %s refused: %s", self.start.call_sid, exc.reason)
-            await _close(self.websocket, exc.code, exc.reason)
+            await close_quietly(self.websocket, exc.code, exc.reason)
             self._finished.set()
             return
         try:
@@ -385,7 +360,7 @@ class PhoneCall:
             web.release(self)
             self._finished.set()
         reason, code = self._ending or ("the call ended", 1000)
-        await _close(self.websocket, code, reason)  # after the release: nothing is left
+        await close_quietly(self.websocket, code, reason)  # after the release: nothing is left
 
     async def _converse(self) -> None:
         web = self.web
@@ -458,14 +433,14 @@ class PhoneCall:
                     return
                 text = message.get("text")
                 if text is None:
-                    raise _Policy("Twilio sends JSON text messages")
+                    raise Policy("Twilio sends JSON text messages")
                 if len(text) > self.web.settings.max_frame_bytes:
-                    raise _Policy("a message is too big", 1009)
+                    raise Policy("a message is too big", 1009)
                 if not self._message_limit.take():
-                    raise _Policy("too many messages")
-                if await self._message(session, _json(text)):
+                    raise Policy("too many messages")
+                if await self._message(session, json_object(text)):
                     return
-        except _Policy as exc:
+        except Policy as exc:
             self.web.metrics.errors.labels("phone", "client").inc()
             self._end(exc.reason, exc.code)
         except RealtimeAgentError as exc:  # the session ended under us
@@ -479,15 +454,15 @@ class PhoneCall:
             case "media":
                 media = message.get("media")
                 if not isinstance(media, dict) or not isinstance(media.get("payload"), str):
-                    raise _Policy("a media message has media.payload")
+                    raise Policy("a media message has media.payload")
                 if media.get("track", "inbound") != "inbound":
                     return False
                 try:
                     audio = binascii.a2b_base64(media["payload"], strict_mode=True)
                 except binascii.Error:
-                    raise _Policy("media.payload is not base64") from None
+                    raise Policy("media.payload is not base64") from None
                 if not self._audio_limit.take(len(audio)):
-                    raise _Policy("audio faster than real time")
+                    raise Policy("audio faster than real time")
                 self.media_in += len(audio)
                 if audio:
                     await session.send_audio(audio)
@@ -500,9 +475,9 @@ class PhoneCall:
                 dtmf = message.get("dtmf")
                 digit = dtmf.get("digit") if isinstance(dtmf, dict) else None
                 if not isinstance(digit, str) or digit not in DIGITS:
-                    raise _Policy("a dtmf message has a digit 0-9, * or #")
+                    raise Policy("a dtmf message has a digit 0-9, * or #")
                 if not self._dtmf_limit.take():
-                    raise _Policy("too many digits")
+                    raise Policy("too many digits")
                 self.dtmf_digits += 1
                 self._dtmf_count.inc()
                 await session.send_text(f"[the caller pressed {digit}]", respond=False)
@@ -518,22 +493,17 @@ class PhoneCall:
     async def _events(self, session: RealtimeSession) -> None:
         metrics = self.web.metrics
         async for event in session:
+            metrics.count("phone", event)
             match event:
                 case app.SpeechStopped():
-                    self._speech_stopped_at = time.monotonic()
-                case app.AgentEnd():
-                    metrics.turns.labels("phone").inc()
-                case app.ToolEnd(error=error):
-                    metrics.tool_calls.labels("phone", "error" if error else "ok").inc()
+                    self._turn.speech_stopped()
                 case app.AudioInterrupted(played_ms=played, truncated_ms=cut, deleted=deleted):
-                    metrics.barge_ins.labels("phone").inc()
                     log.debug(
                         "twilio: barge-in: heard %d ms, %s",
                         played,
                         "deleted" if deleted else f"truncated at {cut} ms",
                     )
                 case app.ErrorRaised(message=text, code=code):
-                    metrics.errors.labels("phone", "upstream").inc()
                     log.warning(
                         "twilio: call %s: the upstream says %s: %s", self.start.call_sid, code, text
                     )
@@ -545,40 +515,24 @@ class PhoneCall:
         self._end("the conversation ended", 1000)
 
 
-def _json(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise _Policy("a message is not JSON") from None
-    if not isinstance(value, dict):
-        raise _Policy("a message is not a JSON object")
-    return value
-
-
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
-    if websocket.application_state != WebSocketState.DISCONNECTED:
-        with contextlib.suppress(Exception):
-            await websocket.close(code, reason[:120])
-
-
 async def _start(websocket: WebSocket) -> StreamStart:
     """Wait for Twilio's ``start`` (after ``connected``)."""
     async with asyncio.timeout(START_TIMEOUT):
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
-                raise _Policy("the stream closed before its start", 1000)
+                raise Policy("the stream closed before its start", 1000)
             text = message.get("text")
             if text is None:
-                raise _Policy("Twilio sends JSON text messages")
-            event = _json(text)
+                raise Policy("Twilio sends JSON text messages")
+            event = json_object(text)
             match event.get("event"):
                 case "connected":
                     continue
                 case "start":
                     return StreamStart.parse(event)
                 case other:
-                    raise _Policy(f"the stream sent {str(other)[:40]!r} before its start")
+                    raise Policy(f"the stream sent {str(other)[:40]!r} before its start")
 
 
 async def twilio_stream(websocket: WebSocket) -> None:
@@ -593,19 +547,19 @@ async def twilio_stream(websocket: WebSocket) -> None:
         try:
             start = await _start(websocket)
         except TimeoutError:
-            raise _Policy("no start within 10 s") from None
+            raise Policy("no start within 10 s") from None
         await PhoneCall(websocket, web, start).run()
-    except _Policy as exc:
+    except Policy as exc:
         web.metrics.errors.labels("phone", "client").inc()
         log.info("twilio: stream refused: %s", exc.reason)
-        await _close(websocket, exc.code, exc.reason)
+        await close_quietly(websocket, exc.code, exc.reason)
     except (WebSocketDisconnect, OSError):
         pass  # gone before its start
     except Exception as exc:  # one line, never a traceback (a bug, if it comes here)
         log.error("twilio: the call failed: %s", _describe(exc))
-        await _close(websocket, 1011, "the call failed")
+        await close_quietly(websocket, 1011, "the call failed")
     finally:
-        await _close(websocket, 1000, "")
+        await close_quietly(websocket, 1000, "")
 
 
 def _describe(exc: BaseException) -> str:

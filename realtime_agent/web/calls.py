@@ -1,0 +1,64 @@
+"""What the browser relay and the phone bridge share.
+
+The rule a far end broke (:class:`Policy`), its JSON messages (:func:`json_object`),
+closing its WebSocket without raising (:func:`close_quietly`), and the turn latency
+(:class:`TurnClock`). The metrics of a conversation's events are
+:meth:`realtime_agent.web.metrics.Metrics.count`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketState
+
+__all__ = ["Policy", "TurnClock", "close_quietly", "json_object"]
+
+
+class Policy(Exception):
+    """The far end broke a rule: close its WebSocket with ``code``, telling it ``reason``."""
+
+    def __init__(self, reason: str, code: int = 1008) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """``text`` as a JSON object, or :class:`Policy`."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise Policy("a message is not JSON") from None
+    if not isinstance(value, dict):
+        raise Policy("a message is not a JSON object")
+    return value
+
+
+async def close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
+    """Close ``websocket`` with ``code`` unless it is closed already; never raises."""
+    if websocket.application_state != WebSocketState.DISCONNECTED:
+        with contextlib.suppress(Exception):
+            await websocket.close(code, reason[:120])
+
+
+class TurnClock:
+    """A turn's latency: from the end of the caller's speech (the upstream's
+    ``speech_stopped``) to the first of the answer's audio written out after it."""
+
+    def __init__(self) -> None:
+        self._stopped_at: float | None = None
+
+    def speech_stopped(self) -> None:
+        self._stopped_at = time.monotonic()
+
+    def audio_out(self) -> float | None:
+        """Seconds since the speech stopped, at the first audio after it; else None."""
+        if self._stopped_at is None:
+            return None
+        latency = time.monotonic() - self._stopped_at
+        self._stopped_at = None
+        return latency
