@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import logging
 import math
 from collections import deque
@@ -500,6 +501,15 @@ class RealtimeSession:
                 output_format=self.agent.output_format,
             )
         previous, spoken = self.agent, self.core.audio_spoken
+        if (target.input_format, target.output_format) != (
+            previous.input_format,
+            previous.output_format,
+        ):
+            # The microphone, the sink and the far end (a phone line) stay what they are:
+            # the audio formats are the session's, not the agent's.
+            target = dataclasses.replace(
+                target, input_format=previous.input_format, output_format=previous.output_format
+            )
         self.agent = target
         self.core.tool_names = {t.name for t in target.tool_list}
         config = target.session_config(include_voice=not spoken, previous=previous)

@@ -75,3 +75,32 @@ async def test_a_tool_can_hand_the_conversation_to_another_agent() -> None:
     assert config.instructions == "You handle billing."  # type: ignore[union-attr]
     assert config.audio.output.voice == "marin"  # type: ignore[union-attr]  # kept: audio was spoken
     assert responder.contexts[2].instructions == "You handle billing."
+
+
+async def test_a_handoff_keeps_the_sessions_audio_formats() -> None:
+    # A phone call's session speaks μ-law; the agent it hands off to was written with the
+    # defaults (pcm16). The line does not change mid-call: the formats stay μ-law.
+    billing = Agent(name="billing", instructions="You handle billing.")
+
+    @tool
+    def transfer_to_billing() -> Handoff:
+        """Transfer the caller to billing."""
+        return Handoff(billing)
+
+    triage = Agent(
+        name="triage",
+        tools=[transfer_to_billing],
+        input_format=ULAW_8K,
+        output_format=ULAW_8K,
+    )
+    responder = ScriptedResponder([CallTool("transfer_to_billing"), "Billing here."])
+    async with LocalRealtimeServer(responder=responder) as server:
+        async with connect(triage, url=server.url) as session:
+            await session.send_text("my bill is wrong")
+            await collect_until(session, app.Transcript, lambda e: e.text == "Billing here.")
+    assert session.agent.name == "billing"
+    assert (session.agent.input_format, session.agent.output_format) == (ULAW_8K, ULAW_8K)
+    config = server.sessions[0].config
+    assert config.instructions == "You handle billing."  # type: ignore[union-attr]
+    assert config.audio.input.format.type == "audio/pcmu"  # type: ignore[union-attr]
+    assert config.audio.output.format.type == "audio/pcmu"  # type: ignore[union-attr]
