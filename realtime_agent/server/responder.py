@@ -331,6 +331,14 @@ def _readable(output: str) -> str:
     return str(value)
 
 
+_WHO = "I am the local Realtime server."
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending as a sentence does: "who are you?" stays, "how are you" gets a period."""
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 class RuleResponder:
     """The default responder: it understands the user's words, typed or spoken.
 
@@ -376,7 +384,7 @@ class RuleResponder:
             tool = context.tools[0]
             return (CallTool(tool.name or "tool", arguments_from_schema(tool.parameters)),)
         if unheard or (context.user_spoke and not text):
-            return (Say(f"I heard you: {text or 'something'}. I am the local Realtime server."),)
+            return (Say(f"I heard you: {_sentence(text or 'something')} {_WHO}"),)
         if context.tools and not _called_since_user(context.conversation):
             intent = _intent(context.conversation, context.tools)
             if isinstance(intent, understanding.Call):
@@ -388,7 +396,7 @@ class RuleResponder:
             if keyword in words or (" " in keyword and keyword in text.lower()):
                 return (Say(reply),)
         if context.user_spoke:
-            return (Say(f"I heard you: {text}. I am the local Realtime server."),)
+            return (Say(f"I heard you: {_sentence(text)} {_WHO}"),)
         if text:
             return (Say(f"You said: {text}"),)
         return (Say(self.GREETING),)
