@@ -16,6 +16,15 @@ from __future__ import annotations
 
 from realtime_agent.web.app import WebContext, create_app
 from realtime_agent.web.auth import mint_token, verify_token
+from realtime_agent.web.calls import DtmfPressed, EventHook
 from realtime_agent.web.settings import WebSettings
 
-__all__ = ["WebContext", "WebSettings", "create_app", "mint_token", "verify_token"]
+__all__ = [
+    "DtmfPressed",
+    "EventHook",
+    "WebContext",
+    "WebSettings",
+    "create_app",
+    "mint_token",
+    "verify_token",
+]

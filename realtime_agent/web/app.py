@@ -14,7 +14,7 @@ import importlib.resources
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,12 +22,17 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from realtime_agent.protocol import events as app
 from realtime_agent.redact import Secret
 from realtime_agent.runtime.agent import Agent
 from realtime_agent.runtime.transport import Endpoint
 from realtime_agent.web.auth import Origins
 from realtime_agent.web.metrics import CONTENT_TYPE_LATEST, Metrics
 from realtime_agent.web.settings import WebSettings, load_agent
+
+if TYPE_CHECKING:
+    from realtime_agent.runtime.session import RealtimeSession
+    from realtime_agent.web.calls import DtmfPressed, EventHook
 
 __all__ = ["Call", "Kind", "Refused", "WebContext", "create_app"]
 
@@ -37,9 +42,11 @@ Kind = Literal["browser", "phone"]
 
 
 class Call(Protocol):
-    """A live conversation, as the drain sees it."""
+    """A live conversation, as the drain and the application's event hook see it."""
 
     kind: Kind
+    session: RealtimeSession | None
+    """Its session upstream (None until it starts)."""
 
     async def close(self, reason: str) -> None:
         """End the conversation cleanly, telling the far end ``reason``."""
@@ -64,8 +71,10 @@ class WebContext:
         *,
         agent: Agent | None = None,
         endpoint_factory: Callable[[], Endpoint] | None = None,
+        on_event: EventHook | None = None,
     ) -> None:
         self.settings = settings
+        self.on_event = on_event
         self.agent = agent if agent is not None else load_agent(settings.agent)
         self.metrics = Metrics()
         self.origins = Origins(settings.allowed_origins)
@@ -78,6 +87,7 @@ class WebContext:
         self._local_server: object | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._told_closed: set[Call] = set()
 
     # -- the upstream ---------------------------------------------------------------
 
@@ -128,6 +138,23 @@ class WebContext:
 
     # -- live calls -----------------------------------------------------------------
 
+    def notify(self, call: Call, event: app.AppEvent | DtmfPressed) -> None:
+        """Pass ``event`` to the application's hook, if any; never raises."""
+        if self.on_event is None:
+            return
+        if isinstance(event, app.Closed):
+            self._told_closed.add(call)
+        try:
+            self.on_event(call, event)
+        except Exception as exc:
+            self.metrics.errors.labels(call.kind, "application").inc()
+            log.warning(
+                "web: the application's on_event failed on %s: %s: %s",
+                type(event).__name__,
+                type(exc).__name__,
+                exc,
+            )
+
     def admit(self, call: Call) -> None:
         """Register a new call; raises :class:`Refused` while draining or at capacity."""
         if self.draining:
@@ -140,11 +167,14 @@ class WebContext:
         self.metrics.sessions.labels(call.kind).inc()
         self.metrics.active_sessions.labels(call.kind).inc()
 
-    def release(self, call: Call) -> None:
-        """A call ended (idempotent)."""
+    def release(self, call: Call, reason: str = "the call ended") -> None:
+        """A call ended (idempotent). The hook's last event of it is always a ``Closed``."""
         if call in self.calls:
             self.calls.discard(call)
             self.metrics.active_sessions.labels(call.kind).dec()
+            if call not in self._told_closed:
+                self.notify(call, app.Closed(reason))
+            self._told_closed.discard(call)
         if not self.calls:
             self._idle.set()
 
@@ -194,18 +224,21 @@ def create_app(
     *,
     agent: Agent | None = None,
     endpoint_factory: Callable[[], Endpoint] | None = None,
+    on_event: EventHook | None = None,
 ) -> Starlette:
     """The web application (ASGI): serve it with uvicorn or any ASGI server.
 
     ``agent`` overrides ``settings.agent``; ``endpoint_factory`` (a function returning
     an :class:`~realtime_agent.runtime.transport.Endpoint` per call) overrides
-    ``settings.upstream``, for Azure or anything else the settings cannot name.
+    ``settings.upstream``, for Azure or anything else the settings cannot name;
+    ``on_event`` sees every event of every call, and the phone's keypad digits
+    (:data:`~realtime_agent.web.calls.EventHook`).
     """
     from realtime_agent.web.relay import relay
     from realtime_agent.web.twilio import twilio_stream, twilio_voice
 
     settings = settings or WebSettings()
-    web = WebContext(settings, agent=agent, endpoint_factory=endpoint_factory)
+    web = WebContext(settings, agent=agent, endpoint_factory=endpoint_factory, on_event=on_event)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -1,6 +1,7 @@
 """What the browser relay and the phone bridge share.
 
-The rule a far end broke (:class:`Policy`), its JSON messages (:func:`json_object`),
+The events a call passes to the application (:class:`DtmfPressed`, :data:`EventHook`),
+the rule a far end broke (:class:`Policy`), its JSON messages (:func:`json_object`),
 closing its WebSocket without raising (:func:`close_quietly`), and the turn latency
 (:class:`TurnClock`). The metrics of a conversation's events are
 :meth:`realtime_agent.web.metrics.Metrics.count`.
@@ -11,11 +12,36 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketState
 
-__all__ = ["Policy", "TurnClock", "close_quietly", "json_object"]
+from realtime_agent.protocol import events as app
+
+if TYPE_CHECKING:
+    from realtime_agent.web.app import Call
+
+__all__ = ["DtmfPressed", "EventHook", "Policy", "TurnClock", "close_quietly", "json_object"]
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfPressed:
+    """The phone caller pressed a key (Twilio's ``dtmf`` message): ``0-9``, ``*`` or ``#``."""
+
+    digit: str
+
+
+EventHook = Callable[["Call", "app.AppEvent | DtmfPressed"], None]
+"""``create_app(on_event=hook)``: ``hook(call, event)`` for every event of every call, in
+order: the session's events (``async for event in session``, the same objects) and the
+phone's :class:`DtmfPressed`; a call's last event is always an ``app.Closed``. ``call`` is the :class:`~realtime_agent.web.relay.BrowserCall`
+or :class:`~realtime_agent.web.twilio.PhoneCall` (``call.kind``, ``call.session``).
+
+It runs on the call's loop, between two events: it must not block (start a task for slow
+work). An exception it raises is logged on one line and counted (``source="application"``
+in ``realtime_agent_errors_total``); the call goes on."""
 
 
 class Policy(Exception):

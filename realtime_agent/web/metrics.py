@@ -49,7 +49,7 @@ class Metrics:
         )
         self.errors = Counter(
             "realtime_agent_errors",
-            "Errors, by where they came from (upstream, client, auth, limit)",
+            "Errors, by where they came from (upstream, client, auth, limit, application)",
             ["kind", "source"],
             registry=r,
         )

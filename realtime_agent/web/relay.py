@@ -214,7 +214,7 @@ class BrowserCall:
         try:
             await self._converse()
         finally:
-            web.release(self)
+            web.release(self, (self._ending or ("the call ended", 1000))[0])
             self._done.set()
 
     async def _refuse(self, reason: str, code: int) -> None:
@@ -353,6 +353,7 @@ class BrowserCall:
         send = self.outbox.control
         async for event in session:
             metrics.count("browser", event)
+            self.web.notify(self, event)
             match event:
                 case app.SpeechStarted():
                     send({"type": "speech_started"})

@@ -35,7 +35,9 @@ what the caller heard, and never beyond it.
 
 **The rest of the protocol.** A ``dtmf`` digit becomes a user message in the conversation,
 ``"[the caller pressed 5]"``, without asking for a response (the model sees it at the
-next turn), and is counted (``realtime_agent_dtmf_digits_total``). ``stop`` ends the
+next turn), is passed to the application's ``on_event`` hook as a
+:class:`~realtime_agent.web.calls.DtmfPressed`, and is counted
+(``realtime_agent_dtmf_digits_total``). ``stop`` ends the
 session cleanly; so does the socket closing. A policy breach (not JSON, too big, too
 fast) closes the stream with 1008; an upstream failure with 1011. Each ending is one log
 line, never a traceback; the call is released in every case.
@@ -69,7 +71,7 @@ from realtime_agent.runtime.agent import Agent
 from realtime_agent.runtime.session import RealtimeSession, connect
 from realtime_agent.web.app import Kind, Refused, WebContext
 from realtime_agent.web.auth import RateLimit, verify_twilio_signature
-from realtime_agent.web.calls import Policy, TurnClock, close_quietly, json_object
+from realtime_agent.web.calls import DtmfPressed, Policy, TurnClock, close_quietly, json_object
 from realtime_agent.web.marks import MAX_PENDING, MarkBook
 
 __all__ = ["PhoneCall", "phone_agent", "twilio_stream", "twilio_voice", "twiml"]
@@ -357,7 +359,7 @@ class PhoneCall:
         try:
             await self._converse()
         finally:
-            web.release(self)
+            web.release(self, (self._ending or ("the call ended", 1000))[0])
             self._finished.set()
         reason, code = self._ending or ("the call ended", 1000)
         await close_quietly(self.websocket, code, reason)  # after the release: nothing is left
@@ -480,6 +482,7 @@ class PhoneCall:
                     raise Policy("too many digits")
                 self.dtmf_digits += 1
                 self._dtmf_count.inc()
+                self.web.notify(self, DtmfPressed(digit))
                 await session.send_text(f"[the caller pressed {digit}]", respond=False)
             case "stop":
                 self._end("the call ended (stop)", 1000)
@@ -494,6 +497,7 @@ class PhoneCall:
         metrics = self.web.metrics
         async for event in session:
             metrics.count("phone", event)
+            self.web.notify(self, event)
             match event:
                 case app.SpeechStopped():
                     self._turn.speech_stopped()

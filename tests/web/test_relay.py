@@ -14,6 +14,7 @@ from websockets.datastructures import Headers  # noqa: F401
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
+from realtime_agent.protocol import events as app
 from realtime_agent.web import WebSettings, mint_token
 from tests.speech import REAL, spoken
 from tests.web.conftest import WebFactory
@@ -48,8 +49,11 @@ async def test_health_and_metrics(serve_web: WebFactory) -> None:
 
 
 async def test_a_spoken_turn_with_a_tool_call(serve_web: WebFactory) -> None:
+    seen: list[tuple[str, object]] = []
     async with (
-        serve_web(WebSettings(insecure=True)) as running,
+        serve_web(
+            WebSettings(insecure=True), on_event=lambda call, e: seen.append((call.kind, e))
+        ) as running,
         page(running.ws + "/relay") as client,
     ):
         rate = 48000  # a browser's device rate: the relay resamples
@@ -78,6 +82,10 @@ async def test_a_spoken_turn_with_a_tool_call(serve_web: WebFactory) -> None:
         assert client.audio_bytes > 24000  # at least half a second of the answer
         turn = await client.wait_for("turn")
         assert turn["latency_ms"] >= 0
+    # The application's hook saw the same conversation, event by event.
+    ends = [e for kind, e in seen if kind == "browser" and isinstance(e, app.ToolEnd)]
+    assert [(e.call_id, e.name, e.error) for e in ends] == [(start["call_id"], "get_weather", None)]
+    assert isinstance(seen[-1][1], app.Closed)
 
 
 @pytest.mark.parametrize("report_ms", [10.0, 40.0])

@@ -21,11 +21,13 @@ import soxr
 from websockets.exceptions import InvalidStatus
 
 from realtime_agent.audio.g711 import pcm16_to_ulaw
+from realtime_agent.protocol import events as app
 from realtime_agent.runtime.transport import Endpoint
 from realtime_agent.schema.items import FunctionCallItem, FunctionCallOutputItem, MessageItem
 from realtime_agent.server import LocalRealtimeServer, Pacing
 from realtime_agent.server.conversation import Entry
-from realtime_agent.web import WebSettings
+from realtime_agent.web import DtmfPressed, WebSettings
+from realtime_agent.web.app import Call
 from realtime_agent.web.auth import twilio_signature
 from realtime_agent.web.twilio import PhoneCall
 from tests.speech import REAL, spoken
@@ -72,6 +74,16 @@ def assistant_entries(server: LocalRealtimeServer, index: int = 0) -> list[Entry
         e
         for e in server.sessions[index].conversation.entries()
         if isinstance(e.item, MessageItem) and e.item.role == "assistant"
+    ]
+
+
+def conversation(server: LocalRealtimeServer, index: int = 0) -> list[str]:
+    """What the upstream's conversation holds, item by item (for a failure's message)."""
+    if len(server.sessions) <= index:
+        return ["(no session upstream)"]
+    return [
+        item.model_dump_json(exclude_none=True)[:300]
+        for item in server.sessions[index].conversation.items()
     ]
 
 
@@ -127,11 +139,15 @@ async def test_a_call_with_a_tool(serve_web: WebFactory, monkeypatch: pytest.Mon
         twilio_call(stream_url(running), signature=signed_stream(running), speed=1.5) as call,
     ):
         await call.say(await ulaw(QUESTION))
-        await call.wait_until(
-            lambda: (
-                metric(running, "realtime_agent_tool_calls_total", 'kind="phone",outcome="ok"') == 1
+        try:
+            await call.wait_until(
+                lambda: (
+                    metric(running, "realtime_agent_tool_calls_total", 'kind="phone",outcome="ok"')
+                    == 1
+                )
             )
-        )
+        except TimeoutError:
+            pytest.fail(f"no tool call; the conversation: {conversation(server)}")
         await call.wait_until(lambda: len(assistant_entries(server)) == 1)
         answer = assistant_entries(server)[0]
         await call.wait_until(lambda: completed(answer))
@@ -250,10 +266,20 @@ def user_texts(server: LocalRealtimeServer) -> list[str]:
     return [t for t in texts if t]
 
 
-async def test_dtmf_digits_join_the_conversation(serve_web: WebFactory) -> None:
+async def test_dtmf_digits_join_the_conversation_and_reach_the_application(
+    serve_web: WebFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[tuple[str, object]] = []
+
+    def on_event(call: Call, event: object) -> None:
+        seen.append((call.kind, event))
+        if event == DtmfPressed("#"):
+            raise ValueError("the application's own bug")
+
+    caplog.set_level(logging.WARNING, "realtime_agent.web")
     async with (
         upstream(Pacing.instant()) as server,
-        serve_web(WebSettings(insecure=True), **web_options(server)) as running,
+        serve_web(WebSettings(insecure=True), on_event=on_event, **web_options(server)) as running,
         twilio_call(stream_url(running), speed=1.5) as call,
     ):
         await call.wait_until(lambda: server.sessions and running.web.calls)
@@ -266,6 +292,20 @@ async def test_dtmf_digits_join_the_conversation(serve_web: WebFactory) -> None:
         await call.wait_until(lambda: assistant_entries(server))
         await call.wait_until(lambda: completed(assistant_entries(server)[0]))
         assert len(assistant_entries(server)) == 1
+        # The application saw the digits, in order, then the session's events: the hook's
+        # exception was one log line and a count, and the call went on.
+        await call.wait_until(lambda: any(isinstance(e, app.AgentEnd) for _, e in seen))
+        digits = [e for _, e in seen if isinstance(e, DtmfPressed)]
+        assert digits == [DtmfPressed("5"), DtmfPressed("#")]
+        assert {kind for kind, _ in seen} == {"phone"}
+        assert (
+            metric(running, "realtime_agent_errors_total", 'kind="phone",source="application"') == 1
+        )
+    failures = [r.getMessage() for r in caplog.records if "on_event" in r.getMessage()]
+    assert failures == [
+        "web: the application's on_event failed on DtmfPressed: ValueError: "
+        "the application's own bug"
+    ]
 
 
 async def test_stop_mid_answer_ends_the_call_cleanly(serve_web: WebFactory) -> None:
