@@ -36,8 +36,9 @@ class DtmfPressed:
 EventHook = Callable[["Call", "app.AppEvent | DtmfPressed"], None]
 """``create_app(on_event=hook)``: ``hook(call, event)`` for every event of every call, in
 order: the session's events (``async for event in session``, the same objects) and the
-phone's :class:`DtmfPressed`; a call's last event is always an ``app.Closed``. ``call`` is the :class:`~realtime_agent.web.relay.BrowserCall`
-or :class:`~realtime_agent.web.twilio.PhoneCall` (``call.kind``, ``call.session``).
+phone's :class:`DtmfPressed`; a call's last event is always an ``app.Closed``. ``call``
+is the :class:`~realtime_agent.web.relay.BrowserCall` or
+:class:`~realtime_agent.web.twilio.PhoneCall` (``call.kind``, ``call.session``).
 
 It runs on the call's loop, between two events: it must not block (start a task for slow
 work). An exception it raises is logged on one line and counted (``source="application"``
