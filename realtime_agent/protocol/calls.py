@@ -25,6 +25,8 @@ class CallBook:
         self._names: OrderedDict[str, str] = OrderedDict()
         self._running: dict[str, ToolCall] = {}
         self._answered: set[str] = set()
+        self.outputs: dict[str, str] = {}
+        """The output sent for each answered call (replayed after a reconnect)."""
         self._by_response: dict[str, set[str]] = {}
 
     def named(self, call_id: str, name: str) -> None:
@@ -46,11 +48,13 @@ class CallBook:
         self._by_response.setdefault(call.response_id, set()).add(call.call_id)
         return True
 
-    def answer(self, call_id: str) -> ToolCall | None:
-        """Mark a call answered; the call, or None if it is unknown or was answered already."""
+    def answer(self, call_id: str, output: str = "") -> ToolCall | None:
+        """Mark a call answered with ``output``; the call, or None if it is unknown or was
+        answered already."""
         call = self._running.pop(call_id, None)
         if call is not None:
             self._answered.add(call_id)
+            self.outputs[call_id] = output
         return call
 
     def knows(self, call_id: str) -> bool:
@@ -75,3 +79,4 @@ class CallBook:
             if call_id not in self._running:
                 self._answered.discard(call_id)
                 self._names.pop(call_id, None)
+                self.outputs.pop(call_id, None)

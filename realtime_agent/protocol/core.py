@@ -97,6 +97,8 @@ class SessionCore:
         self._cut_responses: set[str] = set()
         self._cancels: deque[str] = deque(maxlen=KEEP_RESPONSES)  # our recent response.cancel ids
         self._cancel_on_start = False  # interrupted while our response.create was on its way
+        self.user_transcripts: dict[str, str] = {}
+        """The transcripts of the users' audio items, by item id (replayed after a drop)."""
 
     # --- what the application does -------------------------------------------------------
 
@@ -155,7 +157,7 @@ class SessionCore:
         self, call_id: str, output: str, *, error: str | None = None
     ) -> list[Action]:
         """A tool's answer; it is sent once (a second answer for a call is ignored)."""
-        call = self.calls.answer(call_id)
+        call = self.calls.answer(call_id, output)
         if call is None:
             return []
         item = FunctionCallOutputItem(call_id=call_id, output=output)
@@ -198,8 +200,33 @@ class SessionCore:
             interrupted = app.AudioInterrupted(
                 item_id, content_index, int(played_ms), truncated, deleted=truncated is None
             )
-            actions += [Emit(interrupted), SendEvent(cut)]
+            actions.append(Emit(interrupted))
+            if not track.stale:  # the new connection's server has it as text: nothing to cut
+                actions.append(SendEvent(cut))
         return actions
+
+    def connection_lost(self) -> tuple[list[Action], bool]:
+        """The connection is gone: what was under way on it will never finish.
+
+        Each assistant audio part still arriving ends where it is (the playout plays what
+        it has); every response is over; a ``response.create`` sent and not answered goes
+        again first on the next connection. Returns the actions, and whether a response
+        was under way (cut short by the drop).
+        """
+        actions: list[Action] = []
+        for track in self.conversation.tracks.values():
+            track.stale = True
+            if not track.complete:
+                track.complete = True
+                if not track.cut:
+                    actions.append(EndAudio(track.item_id, track.content_index))
+        for state in self.conversation.responses.values():
+            if not state.done:
+                state.done = True
+                state.status, state.reason = "incomplete", "connection_lost"
+        self._cancel_on_start = False
+        under_way = self.sequencer.connection_lost()
+        return actions, under_way
 
     def receive_error(self, error: RemoteProtocolError) -> list[Action]:
         """A frame that failed to decode: the session goes on; the application hears of it.
@@ -237,6 +264,8 @@ class SessionCore:
                 actions += self._audio_delta(event)
             case s.ResponseOutputAudioTranscriptDelta() | s.ResponseOutputTextDelta():
                 track = self.conversation.tracks.get((event.item_id, event.content_index))
+                if track is not None and not track.complete:
+                    track.transcript += event.delta
                 if track is None or not track.cut:
                     actions.append(
                         Emit(app.TranscriptDelta(event.item_id, "assistant", event.delta))
@@ -262,6 +291,7 @@ class SessionCore:
             case s.InputAudioTranscriptionDelta():
                 actions.append(Emit(app.TranscriptDelta(event.item_id, "user", event.delta or "")))
             case s.InputAudioTranscriptionCompleted():
+                self.user_transcripts[event.item_id] = event.transcript
                 actions.append(Emit(app.Transcript(event.item_id, "user", event.transcript)))
             case s.ConversationItemAdded() | s.ConversationItemCreated():
                 if isinstance(event.item, FunctionCallOutputItem) and self.calls.knows(
@@ -275,6 +305,7 @@ class SessionCore:
                 actions.append(HistoryChanged())
             case s.ConversationItemDeleted():
                 self.conversation.remove(event.item_id)
+                self.user_transcripts.pop(event.item_id, None)
                 actions.append(HistoryChanged())
             case s.ResponseOutputItemAdded():
                 if isinstance(event.item, FunctionCallItem) and event.item.call_id:
@@ -456,6 +487,10 @@ class SessionCore:
             state.follow_up = True
             if state.status != "cancelled":  # interrupted: the user's next turn is answered
                 self.sequencer.request(ResponseRequest(follow_up=frozenset(state.calls)))
+        return self._send_next()
+
+    def resume(self) -> list[Action]:
+        """On a new connection, after the replay: the ``response.create`` that may go now."""
         return self._send_next()
 
     def _send_next(self) -> list[Action]:

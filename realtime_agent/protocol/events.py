@@ -31,6 +31,8 @@ __all__ = [
     "HistoryAdded",
     "HistoryUpdated",
     "RawServerEvent",
+    "Reconnected",
+    "Reconnecting",
     "SpeechStarted",
     "SpeechStopped",
     "ToolEnd",
@@ -196,6 +198,32 @@ class RawServerEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Reconnecting:
+    """The connection was lost (``cause``); attempt ``attempt`` to reconnect comes in
+    ``delay`` seconds. The playout keeps playing what it had; sends wait (bounded)."""
+
+    attempt: int
+    delay: float
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnected:
+    """A new connection carries the conversation on.
+
+    ``replayed``: the items re-created on it (the session configuration was sent again
+    first). ``lost``: what could not be restored, one line each (an item with nothing to
+    replay, an unfinished function call). ``reappended_ms``: the caller's audio in flight
+    (since the last commit) appended again, so the utterance under way survives.
+    """
+
+    attempt: int
+    replayed: int
+    lost: tuple[str, ...] = ()
+    reappended_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Closed:
     """The session ended; ``error`` says why when it was not the application's doing."""
 
@@ -220,6 +248,8 @@ AppEvent = (
     | HistoryUpdated
     | ErrorRaised
     | RawServerEvent
+    | Reconnecting
+    | Reconnected
     | Closed
 )
 """Every event the application sees."""

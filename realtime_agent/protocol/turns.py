@@ -135,6 +135,17 @@ class ResponseSequencer:
         elif not seen_created and in_conversation and self.active is None:
             self.in_flight = None
 
+    def connection_lost(self) -> bool:
+        """The connection is gone: no response is active on the next one, and a request
+        sent and not answered goes again first. True if a response was under way."""
+        under_way = self.active is not None or self.in_flight is not None
+        if self.in_flight is not None:
+            self.waiting.appendleft(self.in_flight)
+        self.active = None
+        self.in_flight = None
+        self._sent.clear()
+        return under_way
+
     def refused(self, event_id: str | None, *, retry: bool) -> bool:
         """An error answered a ``response.create``; True if it was ours.
 

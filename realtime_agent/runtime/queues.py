@@ -81,6 +81,10 @@ class Outbox(Generic[T]):
                 break
         return item
 
+    def put_back(self, item: T) -> None:
+        """Return the item just taken to the front (its send failed: it goes again first)."""
+        self._items.appendleft(item)
+
     def fail(self, error: Callable[[], BaseException]) -> None:
         """The session ended: drop what waits; every sender raises ``error()`` from now on."""
         self._failure = error

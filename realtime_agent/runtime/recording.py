@@ -33,6 +33,8 @@ _RECORDED = (
     app.SpeechStarted,
     app.SpeechStopped,
     app.HandoffDone,
+    app.Reconnecting,
+    app.Reconnected,
     app.ErrorRaised,
 )
 

@@ -68,7 +68,9 @@ from realtime_agent.protocol.actions import (
     ToolCall,
 )
 from realtime_agent.protocol.core import SessionCore
+from realtime_agent.protocol.turns import ResponseRequest
 from realtime_agent.runtime.agent import Agent
+from realtime_agent.runtime.continuity import Heard, InputTape, ReconnectPolicy, plan_replay
 from realtime_agent.runtime.queues import AppEvents, Outbox
 from realtime_agent.runtime.recording import Recorder
 from realtime_agent.runtime.transport import (
@@ -79,9 +81,11 @@ from realtime_agent.runtime.transport import (
     open_transport,
 )
 from realtime_agent.schema import codec, dialect
+from realtime_agent.schema import server as s
 from realtime_agent.schema.client import (
     ClientEvent,
     ConversationItemCreate,
+    InputAudioBufferAppend,
     InputAudioBufferClear,
     InputAudioBufferCommit,
     ResponseCreate,
@@ -101,6 +105,15 @@ logger = logging.getLogger("realtime_agent.session")
 
 #: The core's own sends (truncates, cancels, tool outputs) that may wait for the socket.
 URGENT_LIMIT = 1024
+
+#: Server events that move the input tape (what a reconnect appends again).
+_INPUT_MARKS = (
+    s.InputAudioBufferCommitted,
+    s.InputAudioBufferCleared,
+    s.InputAudioBufferSpeechStarted,
+)
+#: The re-appended audio goes in events of at most this many bytes (the API takes 15 MiB).
+_REAPPEND_CHUNK = 256 * 1024
 
 _current: contextvars.ContextVar[RealtimeSession] = contextvars.ContextVar("realtime_session")
 
@@ -176,6 +189,9 @@ class RealtimeSession:
             function taking ``(endpoint, *, open_timeout, close_timeout)`` and returning
             a :class:`~realtime_agent.runtime.transport.Transport`.
         tool_threads: worker threads for sync tools.
+        reconnect: how to come back after a transient failure (a drop, 1001 at the
+            60-minute cap, 1011, 1012, 1013); None ends the session at the first one.
+            See :mod:`realtime_agent.runtime.continuity` for what is replayed.
     """
 
     def __init__(
@@ -195,14 +211,20 @@ class RealtimeSession:
         half_duplex: float | None = None,
         transport: TransportFactory = open_transport,
         tool_threads: int = DEFAULT_THREADS,
+        reconnect: ReconnectPolicy | None = ReconnectPolicy(),  # noqa: B008 (frozen)
     ) -> None:
         self.agent = agent
+        self.reconnect = reconnect
+        self.reconnects = 0
+        """Connections that replaced a lost one."""
         self.endpoint = endpoint
         self.core = SessionCore(tool_names=[t.name for t in agent.tool_list], raw_events=raw_events)
         fmt = agent.output_format
         self.sink: AudioSink = audio_out or ClockSink(rate=fmt.rate, sample_width=fmt.sample_width)
         self.playout = Playout(self.sink, jitter_ms=jitter_ms)
         self.audio_in = audio_in
+        seconds = reconnect.reappend_seconds if reconnect is not None else 0.0
+        self._tape = InputTape(agent.input_format.nbytes(seconds * 1000))
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
         self.dropped_audio = 0
@@ -392,10 +414,9 @@ class RealtimeSession:
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
-                group.create_task(self._read(), name="realtime-reader")
-                group.create_task(self._write(), name="realtime-writer")
                 if self.audio_in is not None:
                     group.create_task(self._capture(self.audio_in), name="realtime-capture")
+                await self._connections()
         except* (TransportError, AudioError, LocalProtocolError) as failure:
             error = failure.exceptions[0]  # the peer, a device, or bad audio from audio_in
         except* Exception as failure:  # a bug, not the peer: end the session visibly
@@ -405,6 +426,113 @@ class RealtimeSession:
             self._group = None
         if error is not None:
             self._begin_close(error, str(error))  # not awaited: it waits for this task
+
+    async def _connections(self) -> None:
+        """Each connection in turn: after a transient failure, the next (``reconnect``)."""
+        while True:
+            lost = await self._connection()
+            policy = self.reconnect
+            if policy is None or not policy.retryable(lost) or self._closer is not None:
+                raise lost
+            await self._reconnect(policy, lost)
+
+    async def _connection(self) -> TransportError:
+        """Read and write on the current connection until it fails; how it failed."""
+        lost: TransportError | None = None
+        try:
+            async with asyncio.TaskGroup() as connection:
+                connection.create_task(self._read(), name="realtime-reader")
+                connection.create_task(self._write(), name="realtime-writer")
+        except* TransportError as failure:
+            first = failure.exceptions[0]
+            assert isinstance(first, TransportError)
+            lost = first
+        assert lost is not None  # the reader only ends by raising
+        return lost
+
+    async def _reconnect(self, policy: ReconnectPolicy, cause: TransportError) -> None:
+        """Open a new connection (backing off), then carry the conversation over to it.
+
+        Raises the last error when the policy gives up, or a final one (a refused key).
+        """
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        if self._transport is not None:
+            self._transport.abort()
+            self._transport = None
+        actions, under_way = self.core.connection_lost()
+        self._execute(actions)
+        logger.warning(
+            "realtime session %r: connection lost (%s); reconnecting", self.agent.name, cause
+        )
+        attempt = 0
+        while True:
+            attempt += 1
+            delay = policy.delay(attempt)
+            if attempt > policy.attempts or loop.time() + delay - began > policy.deadline:
+                raise cause
+            self._emit(app.Reconnecting(attempt, round(delay, 3), str(cause)))
+            await asyncio.sleep(delay)
+            try:
+                transport = await self._open(
+                    self.endpoint, open_timeout=self.open_timeout, close_timeout=self.close_timeout
+                )
+            except TransportError as exc:
+                if not policy.retryable(exc):
+                    raise
+                cause = exc
+                continue
+            break
+        self._transport = transport
+        self.reconnects += 1
+        replayed, lost, reappended = self._replay(under_way)
+        fmt = self.agent.input_format
+        self._emit(app.Reconnected(attempt, replayed, tuple(lost), round(fmt.ms(reappended))))
+        logger.info(
+            "realtime session %r: reconnected (attempt %d): %d items replayed, %d lost",
+            self.agent.name,
+            attempt,
+            replayed,
+            len(lost),
+        )
+
+    def _replay(self, under_way: bool) -> tuple[int, list[str], int]:
+        """Queue, ahead of everything else, what re-creates the conversation on the new
+        connection: the configuration, the items, the audio in flight; then ask for the
+        response owed (the one the drop cut short, or one to the caller's last turn).
+        Returns the items replayed, what was lost, and the bytes appended again."""
+        core = self.core
+        core.sequencer.connection_lost()  # a request sent while there was no connection
+        self._urgent.clear()  # the core's reactions to the old connection: replaced below
+        out = core.output_format
+        heard = {
+            key: Heard(track.played_ms, out.ms(track.received_bytes), track.cut, track.transcript)
+            for key, track in core.conversation.tracks.items()
+        }
+        replay = plan_replay(
+            core.conversation.items(),
+            heard=heard,
+            answers=core.calls.outputs,
+            running=[call.call_id for call in core.calls.running()],
+            transcripts=core.user_transcripts,
+        )
+        events: list[ClientEvent] = [SessionUpdate(session=self.agent.session_config())]
+        events += replay.events
+        audio = self._tape.take() if self._tape.speaking else b""
+        if not audio:
+            self._tape.committed()
+        for start in range(0, len(audio), _REAPPEND_CHUNK):
+            events.append(InputAudioBufferAppend.from_audio(audio[start : start + _REAPPEND_CHUNK]))
+        if audio:
+            self._tape.record(audio)  # uncommitted on the new connection too
+            self._tape.speaking = True
+        for event in events:
+            self._execute(core.send(self._sendable(event)))
+        owed = under_way or replay.last_role == "user_audio"
+        if owed and not core.sequencer.waiting:
+            core.sequencer.request(ResponseRequest())
+        self._execute(core.resume())
+        return len(replay.events), replay.lost, len(audio)
 
     def _context(self) -> contextvars.Context:
         """A context for a task of the session: current_session() is this session there."""
@@ -436,6 +564,11 @@ class RealtimeSession:
 
     def _receive(self, event: ServerEvent | UnknownServerEvent) -> None:
         self._execute(self.core.receive(event))
+        if isinstance(event, _INPUT_MARKS):
+            if isinstance(event, s.InputAudioBufferSpeechStarted):
+                self._tape.speaking = True
+            else:
+                self._tape.committed()
 
     def _receive_error(self, error: RemoteProtocolError) -> None:
         self._execute(self.core.receive_error(error))
@@ -448,10 +581,15 @@ class RealtimeSession:
                 await transport.send(self._urgent.popleft())
             elif not self._outbox.empty():
                 item = self._outbox.get_nowait()
-                if isinstance(item, bytes):
-                    await transport.send_audio(item)
-                else:
-                    await transport.send(item)
+                try:
+                    if isinstance(item, bytes):
+                        await transport.send_audio(item)
+                        self._tape.record(item)
+                    else:
+                        await transport.send(item)
+                except ConnectionLost:
+                    self._outbox.put_back(item)  # it goes first on the next connection
+                    raise
             else:
                 self._wake_writer.clear()
                 await self._wake_writer.wait()
@@ -631,7 +769,12 @@ class RealtimeSession:
         except ConnectionLost:
             if self._closer is not None:
                 raise self._ended_error() from None
-            raise
+            if self.reconnect is None:
+                raise
+            await self._outbox.put(audio)  # the next connection sends it, if one comes
+            self._wake_writer.set()
+            return
+        self._tape.record(audio)
 
     def send_audio_nowait(self, audio: bytes) -> bool:
         """Append input audio without waiting; False (and counted) if the queue is full."""
@@ -721,6 +864,7 @@ def connect(
     half_duplex: float | None = None,
     transport: TransportFactory = open_transport,
     tool_threads: int = DEFAULT_THREADS,
+    reconnect: ReconnectPolicy | None = ReconnectPolicy(),  # noqa: B008 (frozen)
 ) -> RealtimeSession:
     """A session for ``agent``; use it as ``async with connect(agent, ...) as session``.
 
@@ -763,4 +907,5 @@ def connect(
         half_duplex=half_duplex,
         transport=transport,
         tool_threads=tool_threads,
+        reconnect=reconnect,
     )

@@ -135,7 +135,7 @@ async def test_close_is_bounded_when_the_peer_never_answers() -> None:
 async def test_a_dropped_connection_ends_the_session_with_a_typed_error() -> None:
     plan = [faults.drop(at_event="response.created")]
     async with LocalRealtimeServer(faults=plan) as server:
-        async with connect(Agent(), url=server.url) as session:
+        async with connect(Agent(), url=server.url, reconnect=None) as session:
             await session.send_text("hello")
             closed = await next_of(session, app.Closed)
             assert isinstance(closed.error, ConnectionLost) and closed.error.code == 1006
@@ -146,7 +146,7 @@ async def test_a_dropped_connection_ends_the_session_with_a_typed_error() -> Non
 
 async def test_a_server_close_ends_the_session_with_its_code_and_reason() -> None:
     async with LocalRealtimeServer(faults=[faults.expire(after_seconds=0.05)]) as server:
-        async with connect(Agent(), url=server.url) as session:
+        async with connect(Agent(), url=server.url, reconnect=None) as session:
             events = []
             async for event in session:
                 events.append(event)

@@ -206,10 +206,23 @@ async def test_a_dropped_connection_ends_the_turn(realtime_server_factory: Start
     server = realtime_server_factory(
         responder=ScriptedResponder(["Hi."]), faults=[faults.drop(at_event="response.created")]
     )
-    async with converse(TYPED, server) as talk:
+    async with converse(TYPED, server, reconnect=None) as talk:
         turn = await talk.say("hello")
     assert turn.closed is not None and turn.said == []
     assert "session ended:" in turn.describe()
+
+
+async def test_a_turn_survives_a_dropped_connection(realtime_server_factory: Start) -> None:
+    # Reconnect is on by default: the first connection drops as the answer begins; the
+    # second carries the conversation (the question, replayed) and answers it.
+    server = realtime_server_factory(
+        responder=lambda: ScriptedResponder(["Hi."]),  # one per connection: a new session
+        faults=lambda n: [faults.drop(at_event="response.created")] if n == 0 else [],
+    )
+    async with converse(TYPED, server) as talk:
+        turn = await talk.say("hello")
+        assert turn.closed is None and turn.said == ["Hi."]
+        assert talk.session.reconnects == 1
 
 
 async def test_listen_waits_for_a_turn_nobody_said(realtime_server_factory: Start) -> None:
