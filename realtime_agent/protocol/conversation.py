@@ -26,8 +26,6 @@ class AudioTrack:
     """Playback played all of it (and it was complete)."""
     cut: bool = False
     """Interrupted: any more audio for it is dropped."""
-    transcript: str = ""
-    """Its transcript deltas, as they came (all there is of a part the drop cut short)."""
     stale: bool = False
     """Of a connection that was lost: the server of the new one has it as text only, so
     a barge-in over what still plays of it is not truncated there."""

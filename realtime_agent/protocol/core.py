@@ -97,6 +97,9 @@ class SessionCore:
         self._cut_responses: set[str] = set()
         self._cancels: deque[str] = deque(maxlen=KEEP_RESPONSES)  # our recent response.cancel ids
         self._cancel_on_start = False  # interrupted while our response.create was on its way
+        self.partial_text: dict[tuple[str, int], str] = {}
+        """The assistant's text or transcript deltas of each part not done yet, joined:
+        all there is of a part a dropped connection cut short."""
         self.user_transcripts: dict[str, str] = {}
         """The transcripts of the users' audio items, by item id (replayed after a drop)."""
 
@@ -263,16 +266,20 @@ class SessionCore:
             case s.ResponseOutputAudioDelta():
                 actions += self._audio_delta(event)
             case s.ResponseOutputAudioTranscriptDelta() | s.ResponseOutputTextDelta():
-                track = self.conversation.tracks.get((event.item_id, event.content_index))
-                if track is not None and not track.complete:
-                    track.transcript += event.delta
+                key = (event.item_id, event.content_index)
+                self.partial_text[key] = self.partial_text.pop(key, "") + event.delta
+                while len(self.partial_text) > KEEP_RESPONSES:  # parts whose done never came
+                    del self.partial_text[next(iter(self.partial_text))]
+                track = self.conversation.tracks.get(key)
                 if track is None or not track.cut:
                     actions.append(
                         Emit(app.TranscriptDelta(event.item_id, "assistant", event.delta))
                     )
             case s.ResponseOutputAudioTranscriptDone():
+                self.partial_text.pop((event.item_id, event.content_index), None)
                 actions.append(Emit(app.Transcript(event.item_id, "assistant", event.transcript)))
             case s.ResponseOutputTextDone():
+                self.partial_text.pop((event.item_id, event.content_index), None)
                 actions.append(Emit(app.Transcript(event.item_id, "assistant", event.text)))
             case s.ResponseOutputAudioDone():
                 track = self.conversation.track(

@@ -29,6 +29,7 @@ nothing. After the session configuration, each item goes again with its own id:
 from __future__ import annotations
 
 import random
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -70,7 +71,8 @@ class ReconnectPolicy:
     Attempt ``n`` waits ``min(max_delay, initial_delay * multiplier ** (n - 1))``, more
     or less ``jitter`` of it at random, so that many sessions dropped at once do not
     come back at once. It gives up after ``attempts`` attempts, or once ``deadline``
-    seconds have passed since the drop; the session then ends with the last error.
+    seconds have passed since the drop, counting over connections that fail within
+    ``stable_after`` of opening; the session then ends with the last error.
     """
 
     attempts: int = 8
@@ -79,6 +81,9 @@ class ReconnectPolicy:
     multiplier: float = 2.0
     jitter: float = 0.2
     deadline: float = 30.0
+    stable_after: float = 10.0
+    """A connection that lasted this long was a success: the next failure starts counting
+    attempts and the deadline afresh. Connections that fail sooner count as one outage."""
     reappend_seconds: float = 30.0
     """At most this much of the caller's audio since the last commit is kept to be
     appended again (the oldest goes first past it)."""
@@ -164,8 +169,6 @@ class Heard:
     played_ms: float
     received_ms: float
     cut: bool
-    transcript_so_far: str = ""
-    """The transcript deltas received: all there is of a part cut short by the drop."""
 
 
 def plan_replay(
@@ -175,10 +178,12 @@ def plan_replay(
     answers: Mapping[str, str],
     running: Iterable[str],
     transcripts: Mapping[str, str],
+    partial: Mapping[tuple[str, int], str] | None = None,
 ) -> Replay:
     """The items that re-create ``items`` on a new connection (see the module docstring).
 
-    ``heard``: the assistant audio parts, by (item_id, content_index); ``answers``: the
+    ``heard``: the assistant audio parts, by (item_id, content_index); ``partial``: the
+    text received of the assistant's parts not done yet (the deltas); ``answers``: the
     output sent for each answered call; ``running``: the call ids whose tool still runs;
     ``transcripts``: the users' audio transcripts, by item id.
     """
@@ -188,7 +193,9 @@ def plan_replay(
     outputs = {i.call_id for i in items if isinstance(i, FunctionCallOutputItem)}
     previous: str | None = "root"
     for item in items:
-        created = _replayed(item, heard, transcripts, answers, running, outputs, replay.lost)
+        created = _replayed(
+            item, heard, partial or {}, transcripts, answers, running, outputs, replay.lost
+        )
         for new in created:
             replay.events.append(ConversationItemCreate(item=new, previous_item_id=previous))
             previous = new.id
@@ -210,6 +217,7 @@ def plan_replay(
 def _replayed(
     item: Item,
     heard: Mapping[tuple[str, int], Heard],
+    partial: Mapping[tuple[str, int], str],
     transcripts: Mapping[str, str],
     answers: Mapping[str, str],
     running: set[str],
@@ -220,13 +228,16 @@ def _replayed(
     match item:
         case MessageItem(role="assistant"):
             texts = []
-            for index, part in enumerate(item.content):
-                text = _part_text(part)
-                track = heard.get((item_id or "", index))
-                if track is not None:
-                    text = text or track.transcript_so_far
-                    if track.cut:
-                        text = _cut(text, track.played_ms, track.received_ms)
+            indexes = range(
+                max(len(item.content), 1 + max((i for k, i in partial if k == item_id), default=-1))
+            )
+            for index in indexes:
+                key = (item_id or "", index)
+                part = item.content[index] if index < len(item.content) else None
+                text = _part_text(part) or partial.get(key, "")
+                track = heard.get(key)
+                if track is not None and track.cut:
+                    text = _cut(text, track.played_ms, track.received_ms)
                 if text:
                     texts.append(text)
             if not texts:
@@ -283,5 +294,6 @@ def _cut(text: str, played_ms: float, received_ms: float) -> str:
         return ""
     cut = text[:keep]
     if keep < len(text) and not text[keep].isspace():
-        cut = cut.rsplit(" ", 1)[0] if " " in cut else ""
-    return cut.rstrip(" ,;:") + ("..." if cut else "")
+        cut = re.sub(r"\S*$", "", cut)  # the word under way was not heard in full
+    cut = cut.rstrip().rstrip(",;:").rstrip()
+    return cut + "..." if cut.strip(",;:.!? ") else ""

@@ -217,6 +217,7 @@ class RealtimeSession:
         self.reconnect = reconnect
         self.reconnects = 0
         """Connections that replaced a lost one."""
+        self._outage: list[float] | None = None  # began, attempts, the last connection's start
         self.endpoint = endpoint
         self.core = SessionCore(tool_names=[t.name for t in agent.tool_list], raw_events=raw_events)
         fmt = agent.output_format
@@ -456,7 +457,11 @@ class RealtimeSession:
         Raises the last error when the policy gives up, or a final one (a refused key).
         """
         loop = asyncio.get_running_loop()
-        began = loop.time()
+        now = loop.time()
+        if self._outage is None or now - self._outage[2] >= policy.stable_after:
+            self._outage = [now, 0, now]  # began, attempts so far, the last connection's start
+        outage = self._outage
+        began = outage[0]
         if self._transport is not None:
             self._transport.abort()
             self._transport = None
@@ -465,9 +470,9 @@ class RealtimeSession:
         logger.warning(
             "realtime session %r: connection lost (%s); reconnecting", self.agent.name, cause
         )
-        attempt = 0
         while True:
-            attempt += 1
+            outage[1] += 1
+            attempt = int(outage[1])
             delay = policy.delay(attempt)
             if attempt > policy.attempts or loop.time() + delay - began > policy.deadline:
                 raise cause
@@ -484,6 +489,7 @@ class RealtimeSession:
                 continue
             break
         self._transport = transport
+        outage[2] = loop.time()
         self.reconnects += 1
         replayed, lost, reappended = self._replay(under_way)
         fmt = self.agent.input_format
@@ -506,7 +512,7 @@ class RealtimeSession:
         self._urgent.clear()  # the core's reactions to the old connection: replaced below
         out = core.output_format
         heard = {
-            key: Heard(track.played_ms, out.ms(track.received_bytes), track.cut, track.transcript)
+            key: Heard(track.played_ms, out.ms(track.received_bytes), track.cut)
             for key, track in core.conversation.tracks.items()
         }
         replay = plan_replay(
@@ -515,7 +521,9 @@ class RealtimeSession:
             answers=core.calls.outputs,
             running=[call.call_id for call in core.calls.running()],
             transcripts=core.user_transcripts,
+            partial=core.partial_text,
         )
+        core.partial_text.clear()
         events: list[ClientEvent] = [SessionUpdate(session=self.agent.session_config())]
         events += replay.events
         audio = self._tape.take() if self._tape.speaking else b""

