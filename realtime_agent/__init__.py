@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     )
     from realtime_agent.runtime import events
     from realtime_agent.runtime.agent import Agent
+    from realtime_agent.runtime.continuity import ReconnectPolicy
     from realtime_agent.runtime.session import RealtimeSession, connect, current_session
     from realtime_agent.runtime.transport import Endpoint, Secret
     from realtime_agent.tools import Handoff, Tool, tool
@@ -58,6 +59,7 @@ _HOMES = {
     "RemoteProtocolError": "realtime_agent.errors",
     "TransportError": "realtime_agent.errors",
     "Agent": "realtime_agent.runtime.agent",
+    "ReconnectPolicy": "realtime_agent.runtime.continuity",
     "RealtimeSession": "realtime_agent.runtime.session",
     "connect": "realtime_agent.runtime.session",
     "current_session": "realtime_agent.runtime.session",
@@ -99,6 +101,7 @@ __all__ = [
     "ManualClock",
     "RealtimeAgentError",
     "RealtimeSession",
+    "ReconnectPolicy",
     "RemoteProtocolError",
     "RemoteSink",
     "Secret",

@@ -13,8 +13,10 @@ Pure decisions, carried out by :class:`~realtime_agent.runtime.session.RealtimeS
 nothing. After the session configuration, each item goes again with its own id:
 
 * text messages (the user's, the system's) as they were;
-* a user's audio message as its transcript (``input_text``); one without a transcript
-  (transcription off, or not done yet) cannot be restored and is listed as lost;
+* a user's audio message as its audio (``input_audio``, with its transcript if known),
+  while it is among the turns kept (:class:`TurnAudio`, the newest up to
+  ``replay_audio_seconds``), else as its transcript (``input_text``); one with neither
+  cannot be restored and is listed as lost;
 * an assistant's audio message as its transcript, in an ``output_text`` part: the API
   does not take assistant audio from a client. A message the caller cut off is replayed
   only as far as it was heard (its transcript cut in proportion to the audio heard, at a
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 
 from realtime_agent.errors import AuthenticationError, ConnectError, ConnectionLost
 from realtime_agent.schema.client import ClientEvent, ConversationItemCreate
+from realtime_agent.schema.common import encode_base64
 from realtime_agent.schema.items import (
     AudioPart,
     FunctionCallItem,
@@ -54,6 +57,7 @@ __all__ = [
     "InputTape",
     "ReconnectPolicy",
     "Replay",
+    "TurnAudio",
     "plan_replay",
 ]
 
@@ -87,12 +91,24 @@ class ReconnectPolicy:
     reappend_seconds: float = 30.0
     """At most this much of the caller's audio since the last commit is kept to be
     appended again (the oldest goes first past it)."""
+    replay_audio_seconds: float = 20.0
+    """The caller's committed turns are kept as audio, the newest first, up to this much
+    in all, to be replayed as audio (older turns go as their transcripts)."""
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError("attempts is at least 1")
-        if min(self.initial_delay, self.max_delay, self.deadline, self.reappend_seconds) < 0:
-            raise ValueError("delays, deadline and reappend_seconds are >= 0")
+        if (
+            min(
+                self.initial_delay,
+                self.max_delay,
+                self.deadline,
+                self.reappend_seconds,
+                self.replay_audio_seconds,
+            )
+            < 0
+        ):
+            raise ValueError("delays, deadline and the audio kept are >= 0")
         if self.multiplier < 1 or not 0 <= self.jitter <= 1:
             raise ValueError("multiplier is >= 1 and jitter in [0, 1]")
 
@@ -119,15 +135,18 @@ class ReconnectPolicy:
 
 
 class InputTape:
-    """The caller's audio sent since the last commit, up to ``limit`` bytes (the newest).
+    """The caller's audio sent since the last commit, up to ``limit`` bytes (the newest);
+    while nobody speaks, only the last ``idle_limit`` bytes (the onset of speech the VAD
+    has not reported yet), so that a silent line costs next to nothing.
 
     The session records what it hands to the connection; a commit (the server's
     ``input_audio_buffer.committed``) or a clear empties it. ``speaking`` is true between
     a ``speech_started`` and the commit that follows: the utterance in flight.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, idle_limit: int | None = None) -> None:
         self.limit = limit
+        self.idle_limit = min(limit, limit // 30 if idle_limit is None else idle_limit)
         self._frames: deque[bytes] = deque()
         self.size = 0
         self.speaking = False
@@ -135,7 +154,8 @@ class InputTape:
     def record(self, frame: bytes) -> None:
         self._frames.append(frame)
         self.size += len(frame)
-        while self.size > self.limit and self._frames:
+        limit = self.limit if self.speaking else self.idle_limit
+        while self.size > limit and self._frames:
             self.size -= len(self._frames.popleft())
 
     def committed(self) -> None:
@@ -148,6 +168,31 @@ class InputTape:
         audio = b"".join(self._frames)
         self.committed()
         return audio
+
+
+class TurnAudio:
+    """The caller's committed turns as audio, by item id, up to ``limit`` bytes in all
+    (the oldest turns are forgotten first): what a replay sends as ``input_audio``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._turns: dict[str, bytes] = {}
+        self.size = 0
+
+    def keep(self, item_id: str, audio: bytes) -> None:
+        if not audio or len(audio) > self.limit:
+            return
+        self.size += len(audio) - len(self._turns.pop(item_id, b""))
+        self._turns[item_id] = audio
+        while self.size > self.limit:
+            oldest = next(iter(self._turns))
+            self.size -= len(self._turns.pop(oldest))
+
+    def get(self, item_id: str) -> bytes | None:
+        return self._turns.get(item_id)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._turns
 
 
 @dataclass
@@ -179,11 +224,13 @@ def plan_replay(
     running: Iterable[str],
     transcripts: Mapping[str, str],
     partial: Mapping[tuple[str, int], str] | None = None,
+    audio: TurnAudio | None = None,
 ) -> Replay:
     """The items that re-create ``items`` on a new connection (see the module docstring).
 
     ``heard``: the assistant audio parts, by (item_id, content_index); ``partial``: the
-    text received of the assistant's parts not done yet (the deltas); ``answers``: the
+    text received of the assistant's parts not done yet (the deltas); ``audio``: the
+    caller's turns kept as audio (replayed as audio, with their transcripts); ``answers``: the
     output sent for each answered call; ``running``: the call ids whose tool still runs;
     ``transcripts``: the users' audio transcripts, by item id.
     """
@@ -194,7 +241,15 @@ def plan_replay(
     previous: str | None = "root"
     for item in items:
         created = _replayed(
-            item, heard, partial or {}, transcripts, answers, running, outputs, replay.lost
+            item,
+            heard,
+            partial or {},
+            audio or TurnAudio(0),
+            transcripts,
+            answers,
+            running,
+            outputs,
+            replay.lost,
         )
         for new in created:
             replay.events.append(ConversationItemCreate(item=new, previous_item_id=previous))
@@ -218,6 +273,7 @@ def _replayed(
     item: Item,
     heard: Mapping[tuple[str, int], Heard],
     partial: Mapping[tuple[str, int], str],
+    audio: TurnAudio,
     transcripts: Mapping[str, str],
     answers: Mapping[str, str],
     running: set[str],
@@ -246,16 +302,22 @@ def _replayed(
             parts = [OutputTextPart(text=" ".join(texts))]
             return [MessageItem(id=item_id, role="assistant", content=list(parts))]
         case MessageItem():
-            parts_out: list[InputTextPart] = []
+            parts_out: list[InputTextPart | InputAudioPart] = []
             for part in item.content:
                 if isinstance(part, InputTextPart) and part.text:
                     parts_out.append(InputTextPart(text=part.text))
                 elif isinstance(part, InputAudioPart):
                     said = part.transcript or transcripts.get(item_id or "")
-                    if said:
+                    kept = audio.get(item_id or "")
+                    if kept is not None:
+                        heard_part = InputAudioPart(audio=encode_base64(kept))
+                        if said:  # never an explicit null: the API refuses one
+                            heard_part.transcript = said
+                        parts_out.append(heard_part)
+                    elif said:
                         parts_out.append(InputTextPart(text=said))
                     else:
-                        lost.append(f"{item.role} audio {item_id}: no transcript to replay")
+                        lost.append(f"{item.role} audio {item_id}: no audio or transcript kept")
             if not parts_out:
                 return []
             return [MessageItem(id=item_id, role=item.role, content=list(parts_out))]

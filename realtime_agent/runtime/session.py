@@ -70,7 +70,13 @@ from realtime_agent.protocol.actions import (
 from realtime_agent.protocol.core import SessionCore
 from realtime_agent.protocol.turns import ResponseRequest
 from realtime_agent.runtime.agent import Agent
-from realtime_agent.runtime.continuity import Heard, InputTape, ReconnectPolicy, plan_replay
+from realtime_agent.runtime.continuity import (
+    Heard,
+    InputTape,
+    ReconnectPolicy,
+    TurnAudio,
+    plan_replay,
+)
 from realtime_agent.runtime.queues import AppEvents, Outbox
 from realtime_agent.runtime.recording import Recorder
 from realtime_agent.runtime.transport import (
@@ -224,8 +230,12 @@ class RealtimeSession:
         self.sink: AudioSink = audio_out or ClockSink(rate=fmt.rate, sample_width=fmt.sample_width)
         self.playout = Playout(self.sink, jitter_ms=jitter_ms)
         self.audio_in = audio_in
-        seconds = reconnect.reappend_seconds if reconnect is not None else 0.0
-        self._tape = InputTape(agent.input_format.nbytes(seconds * 1000))
+        kept, turns = (
+            (reconnect.reappend_seconds, reconnect.replay_audio_seconds) if reconnect else (0, 0)
+        )
+        fmt_in = agent.input_format
+        self._tape = InputTape(fmt_in.nbytes(kept * 1000), fmt_in.nbytes(min(kept, 1.0) * 1000))
+        self._turn_audio = TurnAudio(agent.input_format.nbytes(turns * 1000))
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
         self.dropped_audio = 0
@@ -522,6 +532,7 @@ class RealtimeSession:
             running=[call.call_id for call in core.calls.running()],
             transcripts=core.user_transcripts,
             partial=core.partial_text,
+            audio=self._turn_audio,
         )
         core.partial_text.clear()
         events: list[ClientEvent] = [SessionUpdate(session=self.agent.session_config())]
@@ -575,6 +586,8 @@ class RealtimeSession:
         if isinstance(event, _INPUT_MARKS):
             if isinstance(event, s.InputAudioBufferSpeechStarted):
                 self._tape.speaking = True
+            elif isinstance(event, s.InputAudioBufferCommitted):
+                self._turn_audio.keep(event.item_id, self._tape.take())  # the turn's audio
             else:
                 self._tape.committed()
 

@@ -81,6 +81,8 @@ class Metrics:
                 self.barge_ins.labels(kind).inc()
             case app.ErrorRaised():
                 self.errors.labels(kind, "upstream").inc()
+            case app.Reconnected():
+                self.upstream_reconnects.labels(kind).inc()
             case _:
                 pass
 

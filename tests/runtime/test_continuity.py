@@ -18,6 +18,7 @@ from realtime_agent.runtime.continuity import (
     InputTape,
     ReconnectPolicy,
     Replay,
+    TurnAudio,
     plan_replay,
 )
 from realtime_agent.schema.client import ConversationItemCreate
@@ -171,7 +172,7 @@ def test_boundary_policy_is_accepted(kwargs: dict[str, float]) -> None:
 
 
 def test_tape_records_frames_and_their_size() -> None:
-    tape = InputTape(limit=100)
+    tape = InputTape(limit=100, idle_limit=100)
     assert tape.size == 0
     assert tape.speaking is False
     tape.record(b"abc")
@@ -193,7 +194,7 @@ def test_tape_records_frames_and_their_size() -> None:
 def test_tape_limit_drops_the_oldest_whole_frames(
     limit: int, frames: list[bytes], kept: bytes
 ) -> None:
-    tape = InputTape(limit=limit)
+    tape = InputTape(limit=limit, idle_limit=limit)
     for frame in frames:
         tape.record(frame)
         assert tape.size <= limit
@@ -202,7 +203,7 @@ def test_tape_limit_drops_the_oldest_whole_frames(
 
 
 def test_tape_committed_empties_and_resets_speaking() -> None:
-    tape = InputTape(limit=100)
+    tape = InputTape(limit=100, idle_limit=100)
     tape.speaking = True
     tape.record(b"abc")
     tape.committed()
@@ -214,7 +215,7 @@ def test_tape_committed_empties_and_resets_speaking() -> None:
 
 
 def test_tape_take_returns_the_bytes_in_order_and_empties() -> None:
-    tape = InputTape(limit=1000)
+    tape = InputTape(limit=1000, idle_limit=1000)
     tape.speaking = True
     frames = [bytes([n]) * (n + 1) for n in range(10)]
     for frame in frames:
@@ -587,3 +588,37 @@ def test_a_cut_ends_at_a_heard_word(text: str, played_ms: float, expected: str) 
     plan = replay([assistant], heard={("item_a1", 0): Heard(played_ms, 1000, cut=True)})
     said = [message_text(e.item) for e in created(plan)]
     assert said == ([expected] if expected else [])
+
+
+def test_the_tape_keeps_only_the_onset_while_nobody_speaks() -> None:
+    tape = InputTape(limit=100, idle_limit=20)
+    for k in range(10):
+        tape.record(bytes([k]) * 10)
+    assert tape.take() == bytes([8]) * 10 + bytes([9]) * 10  # the last 20 bytes
+    tape.speaking = True
+    for k in range(10):
+        tape.record(bytes([k]) * 10)
+    assert tape.size == 100  # speech: up to the limit
+
+
+def test_turn_audio_forgets_the_oldest_turns_past_its_limit() -> None:
+    turns = TurnAudio(limit=25)
+    turns.keep("a", b"1" * 10)
+    turns.keep("b", b"2" * 10)
+    turns.keep("c", b"3" * 10)  # 30 > 25: "a" goes
+    assert "a" not in turns and turns.get("b") == b"2" * 10 and turns.size == 20
+    turns.keep("d", b"4" * 30)  # bigger than the limit on its own: not kept
+    assert "d" not in turns and turns.size == 20
+
+
+def test_a_caller_turn_kept_as_audio_is_replayed_as_audio_with_its_transcript() -> None:
+    turns = TurnAudio(limit=1000)
+    turns.keep("item_u", b"\x01\x02" * 100)
+    spoken = MessageItem(id="item_u", role="user", content=[InputAudioPart(transcript=None)])
+    plan = plan_replay(
+        [spoken], heard={}, answers={}, running=(), transcripts={"item_u": "hi"}, audio=turns
+    )
+    part = created(plan)[0].item.content[0]  # type: ignore[union-attr]
+    assert isinstance(part, InputAudioPart)
+    assert part.audio_bytes == b"\x01\x02" * 100 and part.transcript == "hi"
+    assert plan.last_role == "user_audio" and plan.lost == []

@@ -25,7 +25,9 @@ from realtime_agent.protocol import events as app
 from realtime_agent.runtime.transport import Endpoint
 from realtime_agent.schema.items import FunctionCallItem, FunctionCallOutputItem, MessageItem
 from realtime_agent.server import LocalRealtimeServer, Pacing
+from realtime_agent.server import faults as fault
 from realtime_agent.server.conversation import Entry
+from realtime_agent.server.faults import FaultPlan
 from realtime_agent.web import DtmfPressed, WebSettings
 from realtime_agent.web.app import Call
 from realtime_agent.web.auth import twilio_signature
@@ -50,8 +52,8 @@ def _ulaw(text: str, lead_ms: int, silence_ms: int) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def upstream(pacing: Pacing) -> AsyncIterator[LocalRealtimeServer]:
-    async with LocalRealtimeServer(pacing=pacing) as server:
+async def upstream(pacing: Pacing, faults: FaultPlan = ()) -> AsyncIterator[LocalRealtimeServer]:
+    async with LocalRealtimeServer(pacing=pacing, faults=faults) as server:
         yield server
 
 
@@ -493,3 +495,27 @@ async def test_audio_faster_than_real_time_is_cut_off(serve_web: WebFactory) -> 
         assert await call.wait_closed() == 1008
         assert await running.web.drain(5.0) == 0
         assert metric(running, "realtime_agent_errors_total", 'kind="phone",source="client"') == 1
+
+
+async def test_the_call_goes_on_when_the_upstream_drops(serve_web: WebFactory) -> None:
+    # The first upstream connection drops as the answer begins: the session reconnects,
+    # replays the conversation, and the caller hears an answer from the second one.
+    drop = fault.drop(at_event="response.created")
+    async with (
+        upstream(Pacing.instant(), lambda n: [drop] if n == 0 else []) as server,
+        serve_web(WebSettings(insecure=True), **web_options(server)) as running,
+        twilio_call(stream_url(running), speed=1.5) as call,
+    ):
+        await call.say(await ulaw("hello"))
+        await call.wait_until(lambda: len(server.sessions) == 2 and assistant_entries(server, 1))
+        # The caller's turn went again as its audio (no transcript: transcription is off).
+        user = [i for i in server.sessions[1].conversation.entries() if i.item.type == "message"]
+        assert user[0].item.role == "user" and len(user[0].audio) > 0
+        said = [i for i in server.sessions[0].conversation.entries() if i.item.type == "message"]
+        assert bytes(said[0].audio) in bytes(user[0].audio)  # all of what the caller said
+        answer = assistant_entries(server, 1)[-1]
+        await call.wait_until(lambda: completed(answer))
+        await call.wait_heard(len(answer.audio))
+        assert bytes(call.heard[-len(answer.audio) :]) == bytes(answer.audio)
+        assert metric(running, "realtime_agent_upstream_reconnects_total") == 1
+        assert call.close_code is None and len(running.web.calls) == 1
