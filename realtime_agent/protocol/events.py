@@ -33,6 +33,7 @@ __all__ = [
     "RawServerEvent",
     "Reconnected",
     "Reconnecting",
+    "RolledOver",
     "SpeechStarted",
     "SpeechStopped",
     "ToolEnd",
@@ -224,6 +225,17 @@ class Reconnected:
 
 
 @dataclass(frozen=True, slots=True)
+class RolledOver:
+    """The session moved to a new connection before the old one reached its cap
+    (``rollover_after``): opened while the old one ran, seeded with the conversation,
+    switched to between two turns. Nothing the caller said or heard was lost."""
+
+    replayed: int
+    lost: tuple[str, ...] = ()
+    reappended_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Closed:
     """The session ended; ``error`` says why when it was not the application's doing."""
 
@@ -250,6 +262,7 @@ AppEvent = (
     | RawServerEvent
     | Reconnecting
     | Reconnected
+    | RolledOver
     | Closed
 )
 """Every event the application sees."""

@@ -35,6 +35,7 @@ _RECORDED = (
     app.HandoffDone,
     app.Reconnecting,
     app.Reconnected,
+    app.RolledOver,
     app.ErrorRaised,
 )
 

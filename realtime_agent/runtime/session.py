@@ -118,6 +118,16 @@ _INPUT_MARKS = (
     s.InputAudioBufferCleared,
     s.InputAudioBufferSpeechStarted,
 )
+#: Seconds before a connection is replaced (the API closes sessions at 60 minutes).
+ROLLOVER_AFTER = 55 * 60.0
+#: How often a rollover ready to switch looks for a turn boundary.
+_BOUNDARY_POLL = 0.05
+
+
+class _RollOver(Exception):
+    """Ends a connection's task group: the next connection is open and seeded."""
+
+
 #: The re-appended audio goes in events of at most this many bytes (the API takes 15 MiB).
 _REAPPEND_CHUNK = 256 * 1024
 
@@ -156,6 +166,10 @@ def gate(frame: bytes, level_dbfs: float) -> bytes:
     if power > 0 and 10 * math.log10(power / 32768.0**2) >= level_dbfs:
         return frame
     return bytes(len(frame))
+
+
+def _ignore(_: object) -> None:
+    """Where a replaced connection's last events go."""
 
 
 def _sendable(event: ClientEvent, beta: bool) -> ClientEvent:
@@ -198,6 +212,9 @@ class RealtimeSession:
         reconnect: how to come back after a transient failure (a drop, 1001 at the
             60-minute cap, 1011, 1012, 1013); None ends the session at the first one.
             See :mod:`realtime_agent.runtime.continuity` for what is replayed.
+        rollover_after: seconds after which a connection is replaced, make-before-break,
+            at the next turn boundary (default 55 minutes: the API closes at 60); None
+            never rolls over.
     """
 
     def __init__(
@@ -218,8 +235,13 @@ class RealtimeSession:
         transport: TransportFactory = open_transport,
         tool_threads: int = DEFAULT_THREADS,
         reconnect: ReconnectPolicy | None = ReconnectPolicy(),  # noqa: B008 (frozen)
+        rollover_after: float | None = ROLLOVER_AFTER,
     ) -> None:
         self.agent = agent
+        self.rollover_after = rollover_after
+        self.rollovers = 0
+        """Connections replaced, make-before-break, before their cap."""
+        self._next_transport: Transport | None = None
         self.reconnect = reconnect
         self.reconnects = 0
         """Connections that replaced a lost one."""
@@ -231,10 +253,14 @@ class RealtimeSession:
         self.playout = Playout(self.sink, jitter_ms=jitter_ms)
         self.audio_in = audio_in
         kept, turns = (
-            (reconnect.reappend_seconds, reconnect.replay_audio_seconds) if reconnect else (0, 0)
+            (reconnect.reappend_seconds, reconnect.replay_audio_seconds)
+            if reconnect
+            else (30.0 if rollover_after is not None else 0.0, 0.0)
         )
         fmt_in = agent.input_format
-        self._tape = InputTape(fmt_in.nbytes(kept * 1000), fmt_in.nbytes(min(kept, 1.0) * 1000))
+        # Push-to-talk: the whole buffer is the utterance under way until the commit.
+        onset = kept if agent.turn_detection is None else min(kept, 1.0)
+        self._tape = InputTape(fmt_in.nbytes(kept * 1000), fmt_in.nbytes(onset * 1000))
         self._turn_audio = TurnAudio(agent.input_format.nbytes(turns * 1000))
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
@@ -439,27 +465,85 @@ class RealtimeSession:
             self._begin_close(error, str(error))  # not awaited: it waits for this task
 
     async def _connections(self) -> None:
-        """Each connection in turn: after a transient failure, the next (``reconnect``)."""
+        """Each connection in turn: after a transient failure, the next (``reconnect``);
+        before the cap, the next one already open (``rollover_after``)."""
         while True:
             lost = await self._connection()
+            if lost is None:
+                self._switch()
+                continue
             policy = self.reconnect
             if policy is None or not policy.retryable(lost) or self._closer is not None:
                 raise lost
             await self._reconnect(policy, lost)
 
-    async def _connection(self) -> TransportError:
-        """Read and write on the current connection until it fails; how it failed."""
+    async def _connection(self) -> TransportError | None:
+        """Read and write on the current connection until it fails (how it failed), or
+        until the next one is ready to take over (None)."""
         lost: TransportError | None = None
         try:
             async with asyncio.TaskGroup() as connection:
                 connection.create_task(self._read(), name="realtime-reader")
                 connection.create_task(self._write(), name="realtime-writer")
+                if self.rollover_after is not None:
+                    connection.create_task(self._roll_over(), name="realtime-rollover")
         except* TransportError as failure:
             first = failure.exceptions[0]
             assert isinstance(first, TransportError)
             lost = first
-        assert lost is not None  # the reader only ends by raising
+        except* _RollOver:
+            pass
+        if lost is not None and self._next_transport is not None:
+            self._next_transport.abort()  # the old one died first: reconnect instead
+            self._next_transport = None
         return lost
+
+    async def _roll_over(self) -> None:
+        """After ``rollover_after``, open the next connection while this one runs; at the
+        next turn boundary, hand over to it (make-before-break)."""
+        assert self.rollover_after is not None
+        await asyncio.sleep(self.rollover_after)
+        try:
+            fresh = await self._open(
+                self.endpoint, open_timeout=self.open_timeout, close_timeout=self.close_timeout
+            )
+        except TransportError as exc:  # this one goes on; reconnect covers its end
+            logger.warning("realtime session %r: could not roll over: %s", self.agent.name, exc)
+            return
+        # The boundary joins four states owned by four parts; one look every 50 ms, once
+        # per rollover, is cheaper than an event each of them would have to set.
+        while not self._at_turn_boundary():  # noqa: ASYNC110
+            await asyncio.sleep(_BOUNDARY_POLL)
+        old = self._transport
+        if old is not None:  # from now on its events are the old server's business
+            old.deliver(_ignore, _ignore)
+        self._next_transport = fresh
+        raise _RollOver
+
+    def _at_turn_boundary(self) -> bool:
+        """No response under way or owed, no tool running, nobody speaking, nothing playing."""
+        return not (self.busy or self._tape.speaking or self.playout.audible)
+
+    def _switch(self) -> None:
+        """Make the connection opened by ``_roll_over`` the current one, seeded."""
+        fresh, self._next_transport = self._next_transport, None
+        assert fresh is not None
+        old, self._transport = self._transport, fresh
+        if old is not None:
+            if self._group is None or self._closer is not None:
+                old.abort()
+            else:
+                self._spawn(old.close(), name="realtime-close-old-connection")
+        self._tape.speaking = True  # append the onset kept, and what came since, again
+        replayed, lost, reappended = self._replay(under_way=False)
+        self.rollovers += 1
+        fmt = self.agent.input_format
+        self._emit(app.RolledOver(replayed, tuple(lost), round(fmt.ms(reappended))))
+        logger.info(
+            "realtime session %r: rolled over to a new connection (%d items)",
+            self.agent.name,
+            replayed,
+        )
 
     async def _reconnect(self, policy: ReconnectPolicy, cause: TransportError) -> None:
         """Open a new connection (backing off), then carry the conversation over to it.
@@ -608,7 +692,7 @@ class RealtimeSession:
                         self._tape.record(item)
                     else:
                         await transport.send(item)
-                except ConnectionLost:
+                except (ConnectionLost, asyncio.CancelledError):
                     self._outbox.put_back(item)  # it goes first on the next connection
                     raise
             else:
@@ -886,6 +970,7 @@ def connect(
     transport: TransportFactory = open_transport,
     tool_threads: int = DEFAULT_THREADS,
     reconnect: ReconnectPolicy | None = ReconnectPolicy(),  # noqa: B008 (frozen)
+    rollover_after: float | None = ROLLOVER_AFTER,
 ) -> RealtimeSession:
     """A session for ``agent``; use it as ``async with connect(agent, ...) as session``.
 
@@ -929,4 +1014,5 @@ def connect(
         transport=transport,
         tool_threads=tool_threads,
         reconnect=reconnect,
+        rollover_after=rollover_after,
     )

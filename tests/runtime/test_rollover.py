@@ -1,0 +1,116 @@
+"""Rollover before the cap, over real sockets: the next connection opens while the
+current one runs, is seeded with the conversation, and takes over between two turns."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from realtime_agent.protocol import events as app
+from realtime_agent.runtime import Agent, connect
+from realtime_agent.runtime.continuity import ReconnectPolicy
+from realtime_agent.schema.items import MessageItem
+from realtime_agent.server import LocalRealtimeServer, Pacing, ScriptedResponder, faults
+from realtime_agent.testing import InstantSink
+from tests.runtime.conftest import collect_until
+
+FAST = ReconnectPolicy(initial_delay=0.01, max_delay=0.05)
+
+
+@pytest.fixture(autouse=True)
+async def no_task_left() -> AsyncIterator[None]:
+    """Every test here ends with no task of its sessions or servers left running."""
+    before = asyncio.all_tasks()
+    yield
+    left = {t for t in asyncio.all_tasks() - before - {asyncio.current_task()} if not t.done()}
+    assert left == set(), sorted(t.get_name() for t in left)
+
+
+def texts(items: list[object]) -> list[tuple[str, str]]:
+    """(role, text) of each message: its text, or its transcript."""
+    out: list[tuple[str, str]] = []
+    for item in items:
+        if isinstance(item, MessageItem):
+            part = item.content[0] if item.content else None
+            said = getattr(part, "text", None) or getattr(part, "transcript", None) or ""
+            out.append((item.role, said))
+    return out
+
+
+async def test_the_next_connection_takes_over_between_two_turns() -> None:
+    responder = ScriptedResponder(["First answer.", "Second answer."])  # one script for both
+    async with LocalRealtimeServer(responder=responder) as server:
+        async with connect(
+            Agent(instructions="Be brief."),
+            url=server.url,
+            audio_out=InstantSink(),
+            rollover_after=0.2,
+        ) as session:
+            await session.send_text("one")
+            events = await collect_until(session, app.AgentEnd)
+            events += await collect_until(session, app.RolledOver)
+            await session.send_text("two")
+            events += await collect_until(session, app.AgentEnd)
+            assert session.rollovers == 1 and session.reconnects == 0
+    rolled = [e for e in events if isinstance(e, app.RolledOver)]
+    assert rolled == [app.RolledOver(replayed=2)]
+    assert not [e for e in events if isinstance(e, app.Reconnecting | app.ErrorRaised)]
+    assert len(server.sessions) == 2
+    fresh = server.sessions[1]
+    assert fresh.config.instructions == "Be brief."  # type: ignore[union-attr]
+    assert texts(list(fresh.conversation.items())) == [
+        ("user", "one"),
+        ("assistant", "First answer."),
+        ("user", "two"),
+        ("assistant", "Second answer."),
+    ]
+
+
+def frames(count: int, first: int = 1) -> list[bytes]:
+    """20 ms pcm16 frames, each of its own byte (any loss or mix-up shows)."""
+    return [bytes([first + k]) * 960 for k in range(count)]
+
+
+async def test_what_the_caller_says_across_the_switch_reaches_the_new_session() -> None:
+    # Push-to-talk: the whole buffer is the utterance until the commit. Half of it goes
+    # to the old connection, the rest after the switch; the new session hears all of it.
+    before, after = frames(10), frames(10, first=11)
+    async with LocalRealtimeServer(responder=ScriptedResponder(["Heard."])) as server:
+        async with connect(
+            Agent(turn_detection=None),
+            url=server.url,
+            audio_out=InstantSink(),
+            rollover_after=0.2,
+        ) as session:
+            for frame in before:
+                await session.send_audio(frame)
+            rolled = await collect_until(session, app.RolledOver)
+            for frame in after:
+                await session.send_audio(frame)
+            await session.commit()
+            await session.create_response()
+            await collect_until(session, app.AgentEnd)
+    assert rolled[-1] == app.RolledOver(replayed=0, reappended_ms=200)
+    users = [e for e in server.sessions[1].conversation.entries() if e.item.type == "message"]
+    assert users[0].item.role == "user"  # type: ignore[union-attr]
+    assert bytes(users[0].audio) == b"".join(before + after)
+
+
+async def test_an_old_connection_that_dies_before_the_switch_falls_back_to_reconnect() -> None:
+    # The next connection is ready early, but an answer plays in real time (no turn
+    # boundary) when the old connection drops: the session reconnects instead.
+    long = "This answer is long enough to be playing when the connection drops. " * 3
+    drop = faults.drop(at_event="response.output_audio.delta", occurrence=20)
+    async with LocalRealtimeServer(
+        responder=lambda: ScriptedResponder([long]),
+        pacing=Pacing.realtime(),
+        faults=lambda n: [drop] if n == 0 else [],
+    ) as server:
+        async with connect(Agent(), url=server.url, reconnect=FAST, rollover_after=0.05) as session:
+            await session.send_text("talk")
+            events = await collect_until(session, app.Reconnected)
+            assert session.rollovers == 0 and session.reconnects == 1
+    assert not [e for e in events if isinstance(e, app.RolledOver)]
+    assert len(server.sessions) == 3  # the first, the rollover's (given up), the reconnect's
