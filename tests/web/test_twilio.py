@@ -509,9 +509,13 @@ async def test_the_call_goes_on_when_the_upstream_drops(serve_web: WebFactory) -
         await call.say(await ulaw("hello"))
         await call.wait_until(lambda: len(server.sessions) == 2 and assistant_entries(server, 1))
         # The caller's turn went again as its audio (no transcript: transcription is off).
-        user = [i for i in server.sessions[1].conversation.entries() if i.item.type == "message"]
-        assert user[0].item.role == "user" and len(user[0].audio) > 0
-        said = [i for i in server.sessions[0].conversation.entries() if i.item.type == "message"]
+        user = [
+            e for e in server.sessions[1].conversation.entries() if isinstance(e.item, MessageItem)
+        ]
+        assert user[0].item.role == "user" and len(user[0].audio) > 0  # type: ignore[union-attr]
+        said = [
+            e for e in server.sessions[0].conversation.entries() if isinstance(e.item, MessageItem)
+        ]
         assert bytes(said[0].audio) in bytes(user[0].audio)  # all of what the caller said
         answer = assistant_entries(server, 1)[-1]
         await call.wait_until(lambda: completed(answer))
