@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from realtime_agent.audio.format import PCM16_24K, AudioFormat
 from realtime_agent.errors import LocalProtocolError, RemoteProtocolError
@@ -54,7 +54,7 @@ from realtime_agent.schema.client import (
     ResponseCreate,
 )
 from realtime_agent.schema.codec import UnknownServerEvent
-from realtime_agent.schema.items import FunctionCallItem, FunctionCallOutputItem
+from realtime_agent.schema.items import FunctionCallItem, FunctionCallOutputItem, Item
 from realtime_agent.schema.response import ResponseCreateParams
 from realtime_agent.schema.session import SemanticVad, ServerVad, SessionConfig
 
@@ -64,6 +64,8 @@ ACTIVE_RESPONSE = "conversation_already_has_active_response"
 #: Finished responses remembered (their audio tracks and calls); older ones are forgotten.
 KEEP_RESPONSES = 32
 CANCEL_NOT_ACTIVE = "response_cancel_not_active"
+#: Items created and not yet reported by the server that are remembered (for a replay).
+MAX_UNACKNOWLEDGED = 64
 #: Response requests the application may have waiting at once (``create_response``).
 MAX_WAITING_REQUESTS = 16
 
@@ -97,6 +99,8 @@ class SessionCore:
         self._cut_responses: set[str] = set()
         self._cancels: deque[str] = deque(maxlen=KEEP_RESPONSES)  # our recent response.cancel ids
         self._cancel_on_start = False  # interrupted while our response.create was on its way
+        self.unacknowledged: dict[str, Item] = {}
+        """Items this client created (with ids) that the server has not reported yet."""
         self.partial_text: dict[tuple[str, int], str] = {}
         """The assistant's text or transcript deltas of each part not done yet, joined:
         all there is of a part a dropped connection cut short."""
@@ -110,9 +114,16 @@ class SessionCore:
         return f"evt_{next(self._ids)}"
 
     def send(self, event: ClientEvent) -> list[Action]:
-        """Send a client event as it is, with an ``event_id`` if it had none."""
+        """Send a client event as it is, with an ``event_id`` if it had none.
+
+        An item created with an id of its own is remembered until the server reports it
+        (:attr:`unacknowledged`): a connection lost before that replays it."""
         if event.event_id is None:
             event.event_id = self.next_event_id()
+        if isinstance(event, ConversationItemCreate) and event.item.id is not None:
+            self.unacknowledged[event.item.id] = event.item
+            while len(self.unacknowledged) > MAX_UNACKNOWLEDGED:
+                del self.unacknowledged[next(iter(self.unacknowledged))]
         return [SendEvent(event)]
 
     def create_response(self, params: ResponseCreateParams | None = None) -> list[Action]:
@@ -208,13 +219,14 @@ class SessionCore:
                 actions.append(SendEvent(cut))
         return actions
 
-    def connection_lost(self) -> tuple[list[Action], bool]:
+    def connection_lost(self, unsent: Collection[str] = ()) -> tuple[list[Action], bool]:
         """The connection is gone: what was under way on it will never finish.
 
         Each assistant audio part still arriving ends where it is (the playout plays what
         it has); every response is over; a ``response.create`` sent and not answered goes
-        again first on the next connection. Returns the actions, and whether a response
-        was under way (cut short by the drop).
+        again first on the next connection, unless it never left (its event_id in
+        ``unsent``). Returns the actions, and whether a response was under way (cut short
+        by the drop).
         """
         actions: list[Action] = []
         for track in self.conversation.tracks.values():
@@ -228,7 +240,7 @@ class SessionCore:
                 state.done = True
                 state.status, state.reason = "incomplete", "connection_lost"
         self._cancel_on_start = False
-        under_way = self.sequencer.connection_lost()
+        under_way = self.sequencer.connection_lost(unsent)
         return actions, under_way
 
     def receive_error(self, error: RemoteProtocolError) -> list[Action]:
@@ -301,6 +313,8 @@ class SessionCore:
                 self.user_transcripts[event.item_id] = event.transcript
                 actions.append(Emit(app.Transcript(event.item_id, "user", event.transcript)))
             case s.ConversationItemAdded() | s.ConversationItemCreated():
+                if event.item.id is not None:
+                    self.unacknowledged.pop(event.item.id, None)
                 if isinstance(event.item, FunctionCallOutputItem) and self.calls.knows(
                     event.item.call_id
                 ):

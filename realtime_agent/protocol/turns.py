@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from realtime_agent.audio.format import AudioFormat
@@ -135,12 +135,19 @@ class ResponseSequencer:
         elif not seen_created and in_conversation and self.active is None:
             self.in_flight = None
 
-    def connection_lost(self) -> bool:
+    def connection_lost(self, unsent: Collection[str] = ()) -> bool:
         """The connection is gone: no response is active on the next one, and a request
-        sent and not answered goes again first. True if a response was under way."""
-        under_way = self.active is not None or self.in_flight is not None
-        if self.in_flight is not None:
-            self.waiting.appendleft(self.in_flight)
+        sent and not answered goes again first, unless its ``response.create`` never
+        left (its event_id in ``unsent``: it goes on the next connection as it is). True
+        if a response was under way."""
+        in_flight = self.in_flight
+        if in_flight is not None and in_flight.event_id in unsent:
+            under_way = self.active is not None
+            self.active = None
+            return under_way
+        under_way = self.active is not None or in_flight is not None
+        if in_flight is not None:
+            self.waiting.appendleft(in_flight)
         self.active = None
         self.in_flight = None
         self._sent.clear()

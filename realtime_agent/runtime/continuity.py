@@ -20,7 +20,9 @@ nothing. After the session configuration, each item goes again with its own id:
 * an assistant's audio message as its transcript, in an ``output_text`` part: the API
   does not take assistant audio from a client. A message the caller cut off is replayed
   only as far as it was heard (its transcript cut in proportion to the audio heard, at a
-  word), so the model knows what the caller heard of it, not what it meant to say;
+  word), so the model knows what the caller heard of it, not what it meant to say; one
+  the drop cut short, as the text that had come of it, ending in "..." (the response
+  asked for then says the rest);
 * a function call with its arguments, and its output: from the conversation, or from
   the answer sent (it may not have reached the server before the drop). A call still
   running is replayed without an output; its answer goes when the tool returns. Tools
@@ -86,8 +88,9 @@ class ReconnectPolicy:
     jitter: float = 0.2
     deadline: float = 30.0
     stable_after: float = 10.0
-    """A connection that lasted this long was a success: the next failure starts counting
-    attempts and the deadline afresh. Connections that fail sooner count as one outage."""
+    """A connection that lasted this long, or finished a response, was a success: the
+    next failure starts counting attempts and the deadline afresh. Connections that fail
+    sooner count as one outage."""
     reappend_seconds: float = 30.0
     """At most this much of the caller's audio since the last commit is kept to be
     appended again (the oldest goes first past it)."""
@@ -290,9 +293,11 @@ def _replayed(
             for index in indexes:
                 key = (item_id or "", index)
                 part = item.content[index] if index < len(item.content) else None
-                text = _part_text(part) or partial.get(key, "")
+                text = _part_text(part)
                 track = heard.get(key)
-                if track is not None and track.cut:
+                if not text and partial.get(key):  # cut short by the drop: it says so
+                    text = partial[key].rstrip() + "..."
+                elif track is not None and track.cut:
                     text = _cut(text, track.played_ms, track.received_ms)
                 if text:
                     texts.append(text)

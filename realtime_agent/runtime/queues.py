@@ -81,6 +81,10 @@ class Outbox(Generic[T]):
                 break
         return item
 
+    def waiting(self) -> list[T]:
+        """What waits to be sent, oldest first (a copy)."""
+        return list(self._items)
+
     def put_back(self, item: T) -> None:
         """Return the item just taken to the front (its send failed: it goes again first)."""
         self._items.appendleft(item)

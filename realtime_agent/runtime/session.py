@@ -33,10 +33,13 @@ by the application), and every sender still waiting gets the session's end error
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import logging
 import math
+import secrets
+import string
 from collections import deque
 from collections.abc import Coroutine
 from pathlib import Path
@@ -117,6 +120,7 @@ _INPUT_MARKS = (
     s.InputAudioBufferCommitted,
     s.InputAudioBufferCleared,
     s.InputAudioBufferSpeechStarted,
+    s.ResponseDone,  # not input: a connection that finished a response has worked
 )
 #: Seconds before a connection is replaced (the API closes sessions at 60 minutes).
 ROLLOVER_AFTER = 55 * 60.0
@@ -166,6 +170,14 @@ def gate(frame: bytes, level_dbfs: float) -> bytes:
     if power > 0 and 10 * math.log10(power / 32768.0**2) >= level_dbfs:
         return frame
     return bytes(len(frame))
+
+
+def _new_item_id() -> str:
+    """An item id as the API makes them: ``item_`` and 21 letters and digits."""
+    return "item_" + "".join(secrets.choice(_ID_CHARS) for _ in range(21))
+
+
+_ID_CHARS = string.ascii_letters + string.digits
 
 
 def _ignore(_: object) -> None:
@@ -241,7 +253,8 @@ class RealtimeSession:
         self.rollover_after = rollover_after
         self.rollovers = 0
         """Connections replaced, make-before-break, before their cap."""
-        self._next_transport: Transport | None = None
+        self._next_transport: Transport | None = None  # switching to it: send nothing
+        self._ready: tuple[Transport, asyncio.Event] | None = None  # opened, not switched
         self.reconnect = reconnect
         self.reconnects = 0
         """Connections that replaced a lost one."""
@@ -496,6 +509,7 @@ class RealtimeSession:
         if lost is not None and self._next_transport is not None:
             self._next_transport.abort()  # the old one died first: reconnect instead
             self._next_transport = None
+            self._ready = None
         return lost
 
     async def _roll_over(self) -> None:
@@ -510,15 +524,44 @@ class RealtimeSession:
         except TransportError as exc:  # this one goes on; reconnect covers its end
             logger.warning("realtime session %r: could not roll over: %s", self.agent.name, exc)
             return
-        # The boundary joins four states owned by four parts; one look every 50 ms, once
-        # per rollover, is cheaper than an event each of them would have to set.
-        while not self._at_turn_boundary():  # noqa: ASYNC110
-            await asyncio.sleep(_BOUNDARY_POLL)
-        old = self._transport
-        if old is not None:  # from now on its events are the old server's business
-            old.deliver(_ignore, _ignore)
-        self._next_transport = fresh
+        self._ready = (fresh, asyncio.Event())
+        try:
+            # A boundary comes with a server event (looked for in _receive) or when the
+            # playout falls silent (looked for here, every 50 ms).
+            while not self._try_switch():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ready[1].wait(), _BOUNDARY_POLL)
+        finally:
+            if self._next_transport is None:  # ended before the switch: not needed
+                self._ready = None
+                fresh.abort()
         raise _RollOver
+
+    def _try_switch(self) -> bool:
+        """At a turn boundary, with the next connection ready: from now on the old one's
+        events are ignored and nothing more is sent on it (sends wait for the new one).
+        Synchronous, so that nothing comes between the look and the switch."""
+        ready = self._ready
+        if ready is None:
+            return False
+        if self._next_transport is not None:
+            return True
+        if not self._at_turn_boundary():
+            return False
+        old = self._transport
+        if old is not None:
+            old.deliver(_ignore, _ignore)
+        self._next_transport = ready[0]
+        ready[1].set()
+        return True
+
+    def _unsent_requests(self) -> set[str]:
+        """The event ids of the ``response.create`` events still in the outbox."""
+        return {
+            item.event_id
+            for item in self._outbox.waiting()
+            if isinstance(item, ResponseCreate) and item.event_id is not None
+        }
 
     def _at_turn_boundary(self) -> bool:
         """No response under way or owed, no tool running, nobody speaking, nothing playing."""
@@ -526,7 +569,7 @@ class RealtimeSession:
 
     def _switch(self) -> None:
         """Make the connection opened by ``_roll_over`` the current one, seeded."""
-        fresh, self._next_transport = self._next_transport, None
+        fresh, self._next_transport, self._ready = self._next_transport, None, None
         assert fresh is not None
         old, self._transport = self._transport, fresh
         if old is not None:
@@ -537,6 +580,7 @@ class RealtimeSession:
         self._tape.speaking = True  # append the onset kept, and what came since, again
         replayed, lost, reappended = self._replay(under_way=False)
         self.rollovers += 1
+        self._outage = None  # a connection that lived to its rollover worked
         fmt = self.agent.input_format
         self._emit(app.RolledOver(replayed, tuple(lost), round(fmt.ms(reappended))))
         logger.info(
@@ -559,7 +603,7 @@ class RealtimeSession:
         if self._transport is not None:
             self._transport.abort()
             self._transport = None
-        actions, under_way = self.core.connection_lost()
+        actions, under_way = self.core.connection_lost(self._unsent_requests())
         self._execute(actions)
         logger.warning(
             "realtime session %r: connection lost (%s); reconnecting", self.agent.name, cause
@@ -602,15 +646,26 @@ class RealtimeSession:
         response owed (the one the drop cut short, or one to the caller's last turn).
         Returns the items replayed, what was lost, and the bytes appended again."""
         core = self.core
-        core.sequencer.connection_lost()  # a request sent while there was no connection
+        core.sequencer.connection_lost(self._unsent_requests())  # sent while there was none
         self._urgent.clear()  # the core's reactions to the old connection: replaced below
         out = core.output_format
         heard = {
             key: Heard(track.played_ms, out.ms(track.received_bytes), track.cut)
             for key, track in core.conversation.tracks.items()
         }
+        waiting = {
+            item.item.id
+            for item in self._outbox.waiting()
+            if isinstance(item, ConversationItemCreate) and item.item.id is not None
+        }
+        items = list(core.conversation.items())
+        items += [  # sent on the lost connection, never reported: replayed after the rest
+            item
+            for item_id, item in core.unacknowledged.items()
+            if item_id not in waiting and core.conversation.get(item_id) is None
+        ]
         replay = plan_replay(
-            core.conversation.items(),
+            items,
             heard=heard,
             answers=core.calls.outputs,
             running=[call.call_id for call in core.calls.running()],
@@ -667,8 +722,12 @@ class RealtimeSession:
 
     def _receive(self, event: ServerEvent | UnknownServerEvent) -> None:
         self._execute(self.core.receive(event))
+        if self._ready is not None:
+            self._try_switch()
         if isinstance(event, _INPUT_MARKS):
-            if isinstance(event, s.InputAudioBufferSpeechStarted):
+            if isinstance(event, s.ResponseDone):
+                self._outage = None  # the next failure is a new outage
+            elif isinstance(event, s.InputAudioBufferSpeechStarted):
                 self._tape.speaking = True
             elif isinstance(event, s.InputAudioBufferCommitted):
                 self._turn_audio.keep(event.item_id, self._tape.take())  # the turn's audio
@@ -682,6 +741,8 @@ class RealtimeSession:
         transport = self._transport
         assert transport is not None
         while True:
+            if self._next_transport is not None:  # switching: the rest goes on the new one
+                await asyncio.Event().wait()  # until this connection's tasks are cancelled
             if self._urgent:
                 await transport.send(self._urgent.popleft())
             elif not self._outbox.empty():
@@ -865,7 +926,12 @@ class RealtimeSession:
     async def _send_audio(self, audio: bytes) -> None:
         if self.recorder is not None:
             self.recorder.user_audio(audio)
-        if self._urgent or not self._outbox.empty() or self._transport is None:
+        if (
+            self._urgent
+            or not self._outbox.empty()
+            or self._transport is None
+            or self._next_transport is not None
+        ):
             await self._outbox.put(audio)
             self._wake_writer.set()
             return
@@ -899,7 +965,9 @@ class RealtimeSession:
         Raises LocalProtocolError for text that cannot be sent (lone surrogates).
         """
         self._check_open()
-        item = MessageItem(role="user", content=[InputTextPart(text=text)])
+        # An id of our own: were the connection lost before the server reports the item,
+        # the replay on the next one still has it.
+        item = MessageItem(id=_new_item_id(), role="user", content=[InputTextPart(text=text)])
         await self._submit(self.core.send(self._sendable(ConversationItemCreate(item=item))))
         if respond:
             await self.create_response()

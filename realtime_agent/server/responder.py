@@ -272,6 +272,13 @@ def tool_outputs(conversation: Sequence[Item]) -> list[str]:
     return outputs
 
 
+def _cut_short(item: Item) -> bool:
+    """An assistant message that ends in "...": its answer was cut off before its end."""
+    if not isinstance(item, MessageItem) or item.role != "assistant":
+        return False
+    return (_text(item) or "").rstrip().endswith("...")
+
+
 def _called_since_user(conversation: Sequence[Item]) -> bool:
     """True when a tool was called after the newest user message: it is not called twice."""
     for item in reversed(conversation):
@@ -345,7 +352,9 @@ class RuleResponder:
     For the newest user message (its text, or its audio's transcript), in this order:
 
     1. After a function-call output: answer it, "Here is what I found: sky clear." (the
-       outputs at the end of the conversation, read back), and call nothing more.
+       outputs at the end of the conversation, read back), and call nothing more. An
+       answer cut short (an assistant message ending in "...", as a client replays one
+       after a dropped connection) does not count: the answer is given again, whole.
     2. Speech with no words: "I heard you". But for the placeholder transcript of speech
        the server cannot recognise (no ``voice`` extra), on the session's first turn with
        tools: call the first tool with arguments made up from its schema
@@ -375,7 +384,10 @@ class RuleResponder:
 
     def respond(self, context: ResponseContext) -> Sequence[Output]:
         """Decide a response by the rules in the class docstring."""
-        outputs = tool_outputs(context.conversation)
+        conversation = list(context.conversation)
+        while conversation and _cut_short(conversation[-1]):
+            conversation.pop()  # answers cut off ("..."): the answer is given again, whole
+        outputs = tool_outputs(conversation)
         if outputs:
             return (Say(f"Here is what I found: {'; '.join(map(_readable, outputs))}."),)
         text = (context.user_text or "").strip()

@@ -9,6 +9,7 @@ from realtime_agent.schema.items import (
     InputTextPart,
     Item,
     MessageItem,
+    OutputTextPart,
 )
 from realtime_agent.schema.session import FunctionTool
 from realtime_agent.server import (
@@ -114,3 +115,17 @@ def test_synthetic_voice_is_deterministic_and_lasts_with_the_text() -> None:
     assert offsets == sorted(offsets) and offsets[0] == 0 and offsets[-1] < len(long.pcm) // 2
     assert len(short.pcm) % 2 == 0
     assert SyntheticVoice(speed=2.0).synthesize("Hello.").duration_ms < short.duration_ms
+
+
+def test_rule_responder_gives_an_answer_cut_short_again() -> None:
+    # After a dropped connection the client replays the answer it had, "...", and asks
+    # for a response: the stand-in model answers the tool's output again, whole.
+    asked = MessageItem(role="user", content=[InputTextPart(text="weather in Paris?")])
+    call = FunctionCallItem(name="book_table", arguments="{}", call_id="c1")
+    answered = FunctionCallOutputItem(call_id="c1", output='{"booked": true}')
+    cut = MessageItem(role="assistant", content=[OutputTextPart(text="Here is what I...")])
+    outputs = RuleResponder().respond(context(asked, call, answered, cut, cut, tools=(TOOL,)))
+    assert outputs == (Say("Here is what I found: booked True."),)
+    whole = MessageItem(role="assistant", content=[OutputTextPart(text="Here it is.")])
+    again = RuleResponder().respond(context(asked, call, answered, whole, tools=(TOOL,)))
+    assert again != outputs  # a whole answer is not given twice
