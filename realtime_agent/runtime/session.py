@@ -579,8 +579,13 @@ class RealtimeSession:
                 old.abort()
             else:
                 self._spawn(old.close(), name="realtime-close-old-connection")
+        # Its items are text on the new one; a request the application made since the
+        # boundary is still in the outbox: it goes as it is.
+        actions, _ = self.core.connection_lost(self._unsent_requests())
+        self._execute(actions)
         self._tape.speaking = True  # append the onset kept, and what came since, again
         replayed, lost, reappended = self._replay(under_way=False)
+        self._tape.speaking = False  # it was a boundary: nobody was speaking
         self.rollovers += 1
         self._outage = None  # a connection that lived to its rollover worked
         fmt = self.agent.input_format
@@ -724,8 +729,6 @@ class RealtimeSession:
 
     def _receive(self, event: ServerEvent | UnknownServerEvent) -> None:
         self._execute(self.core.receive(event))
-        if self._ready is not None:
-            self._try_switch()
         if type(event) in _INPUT_MARKS:  # a set lookup: this runs per server event
             if isinstance(event, s.ResponseDone):
                 self._outage = None  # the next failure is a new outage
@@ -735,6 +738,8 @@ class RealtimeSession:
                 self._turn_audio.keep(event.item_id, self._tape.take())  # the turn's audio
             else:
                 self._tape.committed()
+        if self._ready is not None:  # after the tape: speech that just began is no boundary
+            self._try_switch()
 
     def _receive_error(self, error: RemoteProtocolError) -> None:
         self._execute(self.core.receive_error(error))
