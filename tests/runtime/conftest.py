@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
+import pytest
+
 from realtime_agent.protocol import events as app
-from realtime_agent.runtime import RealtimeSession
+from realtime_agent.runtime import RealtimeSession, ReconnectPolicy
 
 E = TypeVar("E")
 
@@ -48,3 +50,16 @@ async def collect_until(
         raise AssertionError("the session ended")
 
     return await asyncio.wait_for(gather(), TIMEOUT)
+
+
+FAST = ReconnectPolicy(initial_delay=0.01, max_delay=0.05)
+"""Reconnects at once (the backoff itself is tested in test_continuity.py)."""
+
+
+@pytest.fixture
+async def no_task_left() -> AsyncIterator[None]:
+    """The test ends with no task of its sessions or servers left running."""
+    before = asyncio.all_tasks()
+    yield
+    left = {t for t in asyncio.all_tasks() - before - {asyncio.current_task()} if not t.done()}
+    assert left == set(), sorted(t.get_name() for t in left)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -25,21 +24,10 @@ from realtime_agent.server.faults import SESSION_EXPIRED_MESSAGE
 from realtime_agent.testing import InstantSink
 from realtime_agent.tools import tool
 from tests.faults.hostile import HostileServer, Peer
-from tests.runtime.conftest import collect_until
+from tests.runtime.conftest import FAST, collect_until
 
-FAST = ReconnectPolicy(initial_delay=0.01, max_delay=0.05)
+pytestmark = pytest.mark.usefixtures("no_task_left")
 
-
-@pytest.fixture(autouse=True)
-async def no_task_left() -> AsyncIterator[None]:
-    """Every test here ends with no task of its sessions or servers left running."""
-    before = asyncio.all_tasks()
-    yield
-    left = {t for t in asyncio.all_tasks() - before - {asyncio.current_task()} if not t.done()}
-    assert left == set(), sorted(t.get_name() for t in left)
-
-
-"""Reconnects at once (the backoff itself is tested in test_continuity.py)."""
 ANSWER = "One two three four five six seven eight nine ten eleven twelve."
 
 

@@ -3,29 +3,16 @@ current one runs, is seeded with the conversation, and takes over between two tu
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
 import pytest
 
 from realtime_agent.protocol import events as app
 from realtime_agent.runtime import Agent, connect
-from realtime_agent.runtime.continuity import ReconnectPolicy
 from realtime_agent.schema.items import MessageItem
 from realtime_agent.server import LocalRealtimeServer, Pacing, ScriptedResponder, faults
 from realtime_agent.testing import InstantSink
-from tests.runtime.conftest import collect_until
+from tests.runtime.conftest import FAST, collect_until
 
-FAST = ReconnectPolicy(initial_delay=0.01, max_delay=0.05)
-
-
-@pytest.fixture(autouse=True)
-async def no_task_left() -> AsyncIterator[None]:
-    """Every test here ends with no task of its sessions or servers left running."""
-    before = asyncio.all_tasks()
-    yield
-    left = {t for t in asyncio.all_tasks() - before - {asyncio.current_task()} if not t.done()}
-    assert left == set(), sorted(t.get_name() for t in left)
+pytestmark = pytest.mark.usefixtures("no_task_left")
 
 
 def texts(items: list[object]) -> list[tuple[str, str]]:
