@@ -2,8 +2,10 @@
 Python package: nothing is downloaded (never ``playwright install``).
 
 Chromium's fake microphone plays a WAV written here with espeak-ng, in real time, and
-loops it. The spoken turn: a weather question, then a minute of silence (whatever the
-recognition takes, nothing else is said). The barge-in: a loop of "Hello there, who are
+loops it. The spoken turn: a weather question, then 20 s of silence, again and again.
+Chromium plays the file from the moment the microphone opens, before the page's worklet
+captures (a cold first start in a fresh CI clone took long enough to lose all but the
+last word), so the question comes back whole on the next loop. The barge-in: a loop of "Hello there, who are
 you?" and "Stop please", each followed by 4 s of silence: every utterance lands on the
 answer to the one before if that is playing then (the greeting lasts 7 s, an echo of
 what was said 3.5 s or more), so a cut comes whenever the local server starts an answer
@@ -137,9 +139,9 @@ def _needs_real_speech() -> None:
 
 @pytest.fixture
 def question_wav(tmp_path: Path) -> Path:
-    """A weather question, then silence while it is answered."""
+    """A weather question, then silence while it is answered (and the loop asks again)."""
     _needs_real_speech()
-    pcm = [_silence(500), _said("What is the weather like in Paris today?"), _silence(60000)]
+    pcm = [_silence(500), _said("What is the weather like in Paris today?"), _silence(20000)]
     return _write_wav(tmp_path / "question.wav", b"".join(pcm))
 
 
