@@ -117,10 +117,16 @@ class SessionCore:
         """Send a client event as it is, with an ``event_id`` if it had none.
 
         An item created with an id of its own is remembered until the server reports it
-        (:attr:`unacknowledged`): a connection lost before that replays it."""
+        (:attr:`unacknowledged`): a connection lost before that replays it. One already in
+        the conversation (a replay) is not: it is kept there, and would push out of the
+        bounded memory what is really on its way."""
         if event.event_id is None:
             event.event_id = self.next_event_id()
-        if isinstance(event, ConversationItemCreate) and event.item.id is not None:
+        if (
+            isinstance(event, ConversationItemCreate)
+            and event.item.id is not None
+            and self.conversation.get(event.item.id) is None
+        ):
             self.unacknowledged[event.item.id] = event.item
             while len(self.unacknowledged) > MAX_UNACKNOWLEDGED:
                 del self.unacknowledged[next(iter(self.unacknowledged))]

@@ -20,6 +20,7 @@ from realtime_agent.protocol import (
 )
 from realtime_agent.protocol import events as app
 from realtime_agent.protocol.actions import Action, HistoryChanged
+from realtime_agent.protocol.core import MAX_UNACKNOWLEDGED
 from realtime_agent.schema import codec
 from realtime_agent.schema.client import (
     ConversationItemCreate,
@@ -28,7 +29,7 @@ from realtime_agent.schema.client import (
     ResponseCancel,
     ResponseCreate,
 )
-from realtime_agent.schema.items import FunctionCallOutputItem
+from realtime_agent.schema.items import FunctionCallOutputItem, InputTextPart, MessageItem
 
 _ids = itertools.count()
 
@@ -461,3 +462,20 @@ def test_memory_stays_bounded_over_a_long_session() -> None:
     assert len(core.conversation.responses) <= 33
     assert len(core.conversation.tracks) <= 33
     assert len(core.calls._answered) <= 33
+
+
+def test_an_item_not_yet_reported_outlives_the_replay_of_a_long_conversation() -> None:
+    # The soak's lost turn: a question still on its way when the connection rolled over,
+    # then a replay of more items than are remembered unreported, then a drop.
+    core = SessionCore()
+    known = [
+        MessageItem(id=f"item_{n}", role="user", content=[InputTextPart(text=f"q{n}")])
+        for n in range(MAX_UNACKNOWLEDGED + 10)
+    ]
+    for item in known:
+        core.receive(ev("conversation.item.added", previous_item_id=None, item=item.model_dump()))
+    question = MessageItem(id="item_new", role="user", content=[InputTextPart(text="Prague?")])
+    core.send(ConversationItemCreate(item=question))
+    for item in known:  # the replay on the next connection: all of it known already
+        core.send(ConversationItemCreate(item=item))
+    assert list(core.unacknowledged) == ["item_new"]

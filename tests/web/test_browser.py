@@ -5,13 +5,14 @@ Chromium's fake microphone plays a WAV written here with espeak-ng, in real time
 loops it. The spoken turn: a weather question, then 20 s of silence, again and again.
 Chromium plays the file from the moment the microphone opens, before the page's worklet
 captures (a cold first start in a fresh CI clone took long enough to lose all but the
-last word), so the question comes back whole on the next loop. The barge-in: a loop of "Hello there, who are
-you?" and "Stop please", each followed by 4 s of silence: every utterance lands on the
-answer to the one before if that is playing then (the greeting lasts 7 s, an echo of
-what was said 3.5 s or more), so a cut comes whenever the local server starts an answer
-within 4 s, with no sleep and no timing in the test. The tests read the page's own
-figures (``window.voiceStats``) and its DOM, and save screenshots mid-conversation to
-``REALTIME_AGENT_ARTIFACTS`` (default: the test's ``tmp_path``), CI's artifacts.
+last word), so the question comes back whole on the next loop. The barge-in: a loop of
+"Hello there, who are you?" and "Stop please", each followed by 4 s of silence: every
+utterance lands on the answer to the one before if that is playing then (the greeting
+lasts 7 s, an echo of what was said 3.5 s or more), so a cut comes whenever the local
+server starts an answer within 4 s, with no sleep and no timing in the test. The tests
+read the page's own figures (``window.voiceStats``) and its DOM, and save screenshots
+mid-conversation to ``REALTIME_AGENT_ARTIFACTS`` (default: the test's ``tmp_path``),
+CI's artifacts.
 """
 
 from __future__ import annotations
