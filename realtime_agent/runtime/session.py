@@ -33,7 +33,6 @@ by the application), and every sender still waiting gets the session's end error
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import dataclasses
 import logging
@@ -71,15 +70,9 @@ from realtime_agent.protocol.actions import (
     ToolCall,
 )
 from realtime_agent.protocol.core import SessionCore
-from realtime_agent.protocol.turns import ResponseRequest
 from realtime_agent.runtime.agent import Agent
-from realtime_agent.runtime.continuity import (
-    Heard,
-    InputTape,
-    ReconnectPolicy,
-    TurnAudio,
-    plan_replay,
-)
+from realtime_agent.runtime.connections import ROLLOVER_AFTER, Connections
+from realtime_agent.runtime.continuity import ReconnectPolicy
 from realtime_agent.runtime.queues import AppEvents, Outbox
 from realtime_agent.runtime.recording import Recorder
 from realtime_agent.runtime.transport import (
@@ -90,11 +83,9 @@ from realtime_agent.runtime.transport import (
     open_transport,
 )
 from realtime_agent.schema import codec, dialect
-from realtime_agent.schema import server as s
 from realtime_agent.schema.client import (
     ClientEvent,
     ConversationItemCreate,
-    InputAudioBufferAppend,
     InputAudioBufferClear,
     InputAudioBufferCommit,
     ResponseCreate,
@@ -114,28 +105,6 @@ logger = logging.getLogger("realtime_agent.session")
 
 #: The core's own sends (truncates, cancels, tool outputs) that may wait for the socket.
 URGENT_LIMIT = 1024
-
-#: Server events that move the input tape (what a reconnect appends again).
-_INPUT_MARKS: frozenset[type] = frozenset(
-    {
-        s.InputAudioBufferCommitted,
-        s.InputAudioBufferCleared,
-        s.InputAudioBufferSpeechStarted,
-        s.ResponseDone,  # not input: a connection that finished a response has worked
-    }
-)
-#: Seconds before a connection is replaced (the API closes sessions at 60 minutes).
-ROLLOVER_AFTER = 55 * 60.0
-#: How often a rollover ready to switch looks for a turn boundary.
-_BOUNDARY_POLL = 0.05
-
-
-class _RollOver(Exception):
-    """Ends a connection's task group: the next connection is open and seeded."""
-
-
-#: The re-appended audio goes in events of at most this many bytes (the API takes 15 MiB).
-_REAPPEND_CHUNK = 256 * 1024
 
 _current: contextvars.ContextVar[RealtimeSession] = contextvars.ContextVar("realtime_session")
 
@@ -180,10 +149,6 @@ def _new_item_id() -> str:
 
 
 _ID_CHARS = string.ascii_letters + string.digits
-
-
-def _ignore(_: object) -> None:
-    """Where a replaced connection's last events go."""
 
 
 def _sendable(event: ClientEvent, beta: bool) -> ClientEvent:
@@ -252,37 +217,22 @@ class RealtimeSession:
         rollover_after: float | None = ROLLOVER_AFTER,
     ) -> None:
         self.agent = agent
-        self.rollover_after = rollover_after
-        self.rollovers = 0
-        """Connections replaced, make-before-break, before their cap."""
-        self._next_transport: Transport | None = None  # switching to it: send nothing
-        self._ready: tuple[Transport, asyncio.Event] | None = None  # opened, not switched
         self.reconnect = reconnect
-        self.reconnects = 0
-        """Connections that replaced a lost one."""
-        self._outage: list[float] | None = None  # began, attempts, the last connection's start
+        self.rollover_after = rollover_after
+        self._connections = Connections(self, reconnect, rollover_after)
         self.endpoint = endpoint
         self.core = SessionCore(tool_names=[t.name for t in agent.tool_list], raw_events=raw_events)
         fmt = agent.output_format
         self.sink: AudioSink = audio_out or ClockSink(rate=fmt.rate, sample_width=fmt.sample_width)
         self.playout = Playout(self.sink, jitter_ms=jitter_ms)
         self.audio_in = audio_in
-        kept, turns = (
-            (reconnect.reappend_seconds, reconnect.replay_audio_seconds)
-            if reconnect
-            else (30.0 if rollover_after is not None else 0.0, 0.0)
-        )
-        fmt_in = agent.input_format
-        # Push-to-talk: the whole buffer is the utterance under way until the commit.
-        onset = kept if agent.turn_detection is None else min(kept, 1.0)
-        self._tape = InputTape(fmt_in.nbytes(kept * 1000), fmt_in.nbytes(onset * 1000))
-        self._turn_audio = TurnAudio(agent.input_format.nbytes(turns * 1000))
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
         self.dropped_audio = 0
         """Input audio frames dropped by ``send_audio_nowait`` because the queue was full."""
         self._open = transport
         self._transport: Transport | None = None
+        self._seed: deque[ClientEvent] = deque()  # a new connection's replay: sent first
         self._urgent: deque[ClientEvent] = deque()
         self._outbox: Outbox[ClientEvent | bytes] = Outbox(audio_queue)
         self._wake_writer = asyncio.Event()
@@ -396,6 +346,21 @@ class RealtimeSession:
         return sequencer.busy or sequencer.wanted or bool(self.core.calls.running())
 
     @property
+    def reconnects(self) -> int:
+        """Connections that replaced a lost one."""
+        return self._connections.reconnects
+
+    @property
+    def rollovers(self) -> int:
+        """Connections replaced, make-before-break, before their cap."""
+        return self._connections.rollovers
+
+    @property
+    def closing(self) -> bool:
+        """True once the session is ending (``close()`` or a failure)."""
+        return self._closer is not None
+
+    @property
     def ended(self) -> bool:
         """True once the session has ended (its last event is ``Closed``)."""
         return self._ended
@@ -468,7 +433,7 @@ class RealtimeSession:
                 self._group = group
                 if self.audio_in is not None:
                     group.create_task(self._capture(self.audio_in), name="realtime-capture")
-                await self._connections()
+                await self._connections.run()
         except* (TransportError, AudioError, LocalProtocolError) as failure:
             error = failure.exceptions[0]  # the peer, a device, or bad audio from audio_in
         except* Exception as failure:  # a bug, not the peer: end the session visibly
@@ -479,225 +444,27 @@ class RealtimeSession:
         if error is not None:
             self._begin_close(error, str(error))  # not awaited: it waits for this task
 
-    async def _connections(self) -> None:
-        """Each connection in turn: after a transient failure, the next (``reconnect``);
-        before the cap, the next one already open (``rollover_after``)."""
-        while True:
-            lost = await self._connection()
-            if lost is None:
-                self._switch()
-                continue
-            policy = self.reconnect
-            if policy is None or not policy.retryable(lost) or self._closer is not None:
-                raise lost
-            await self._reconnect(policy, lost)
-
-    async def _connection(self) -> TransportError | None:
-        """Read and write on the current connection until it fails (how it failed), or
-        until the next one is ready to take over (None)."""
-        lost: TransportError | None = None
-        try:
-            async with asyncio.TaskGroup() as connection:
-                connection.create_task(self._read(), name="realtime-reader")
-                connection.create_task(self._write(), name="realtime-writer")
-                if self.rollover_after is not None:
-                    connection.create_task(self._roll_over(), name="realtime-rollover")
-        except* TransportError as failure:
-            first = failure.exceptions[0]
-            assert isinstance(first, TransportError)
-            lost = first
-        except* _RollOver:
-            pass
-        if lost is not None and self._next_transport is not None:
-            self._next_transport.abort()  # the old one died first: reconnect instead
-            self._next_transport = None
-            self._ready = None
-        return lost
-
-    async def _roll_over(self) -> None:
-        """After ``rollover_after``, open the next connection while this one runs; at the
-        next turn boundary, hand over to it (make-before-break)."""
-        assert self.rollover_after is not None
-        await asyncio.sleep(self.rollover_after)
-        try:
-            fresh = await self._open(
-                self.endpoint, open_timeout=self.open_timeout, close_timeout=self.close_timeout
-            )
-        except TransportError as exc:  # this one goes on; reconnect covers its end
-            logger.warning("realtime session %r: could not roll over: %s", self.agent.name, exc)
-            return
-        self._ready = (fresh, asyncio.Event())
-        try:
-            # A boundary comes with a server event (looked for in _receive) or when the
-            # playout falls silent (looked for here, every 50 ms).
-            while not self._try_switch():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._ready[1].wait(), _BOUNDARY_POLL)
-        finally:
-            if self._next_transport is None:  # ended before the switch: not needed
-                self._ready = None
-                fresh.abort()
-        raise _RollOver
-
-    def _try_switch(self) -> bool:
-        """At a turn boundary, with the next connection ready: from now on the old one's
-        events are ignored and nothing more is sent on it (sends wait for the new one).
-        Synchronous, so that nothing comes between the look and the switch."""
-        ready = self._ready
-        if ready is None:
-            return False
-        if self._next_transport is not None:
-            return True
-        if not self._at_turn_boundary():
-            return False
-        old = self._transport
-        if old is not None:
-            old.deliver(_ignore, _ignore)
-        self._next_transport = ready[0]
-        ready[1].set()
-        return True
-
-    def _unsent_requests(self) -> set[str]:
-        """The event ids of the ``response.create`` events still in the outbox."""
-        return {
-            item.event_id
-            for item in self._outbox.waiting()
-            if isinstance(item, ResponseCreate) and item.event_id is not None
-        }
-
-    def _at_turn_boundary(self) -> bool:
-        """No response under way or owed, no tool running, nobody speaking, nothing playing."""
-        return not (self.busy or self._tape.speaking or self.playout.audible)
-
-    def _switch(self) -> None:
-        """Make the connection opened by ``_roll_over`` the current one, seeded."""
-        fresh, self._next_transport, self._ready = self._next_transport, None, None
-        assert fresh is not None
+    def _replace_transport(self, fresh: Transport | None) -> None:
+        """The connection from now on: ``fresh`` replaces one that rolled over (closed in
+        the background), or None one that was lost (aborted)."""
         old, self._transport = self._transport, fresh
-        if old is not None:
-            if self._group is None or self._closer is not None:
-                old.abort()
-            else:
-                self._spawn(old.close(), name="realtime-close-old-connection")
-        # Its items are text on the new one; a request the application made since the
-        # boundary is still in the outbox: it goes as it is.
-        actions, _ = self.core.connection_lost(self._unsent_requests())
-        self._execute(actions)
-        self._tape.speaking = True  # append the onset kept, and what came since, again
-        replayed, lost, reappended = self._replay(under_way=False)
-        self._tape.speaking = False  # it was a boundary: nobody was speaking
-        self.rollovers += 1
-        self._outage = None  # a connection that lived to its rollover worked
-        fmt = self.agent.input_format
-        self._emit(app.RolledOver(replayed, tuple(lost), round(fmt.ms(reappended))))
-        logger.info(
-            "realtime session %r: rolled over to a new connection (%d items)",
-            self.agent.name,
-            replayed,
-        )
+        if old is None:
+            return
+        if fresh is None or self._group is None or self._closer is not None:
+            old.abort()
+        else:
+            self._spawn(old.close(), name="realtime-close-old-connection")
 
-    async def _reconnect(self, policy: ReconnectPolicy, cause: TransportError) -> None:
-        """Open a new connection (backing off), then carry the conversation over to it.
-
-        Raises the last error when the policy gives up, or a final one (a refused key).
-        """
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        if self._outage is None or now - self._outage[2] >= policy.stable_after:
-            self._outage = [now, 0, now]  # began, attempts so far, the last connection's start
-        outage = self._outage
-        began = outage[0]
-        if self._transport is not None:
-            self._transport.abort()
-            self._transport = None
-        actions, under_way = self.core.connection_lost(self._unsent_requests())
-        self._execute(actions)
-        logger.warning(
-            "realtime session %r: connection lost (%s); reconnecting", self.agent.name, cause
-        )
-        while True:
-            outage[1] += 1
-            attempt = int(outage[1])
-            delay = policy.delay(attempt)
-            if attempt > policy.attempts or loop.time() + delay - began > policy.deadline:
-                raise cause
-            self._emit(app.Reconnecting(attempt, round(delay, 3), str(cause)))
-            await asyncio.sleep(delay)
-            try:
-                transport = await self._open(
-                    self.endpoint, open_timeout=self.open_timeout, close_timeout=self.close_timeout
-                )
-            except TransportError as exc:
-                if not policy.retryable(exc):
-                    raise
-                cause = exc
-                continue
-            break
-        self._transport = transport
-        outage[2] = loop.time()
-        self.reconnects += 1
-        replayed, lost, reappended = self._replay(under_way)
-        fmt = self.agent.input_format
-        self._emit(app.Reconnected(attempt, replayed, tuple(lost), round(fmt.ms(reappended))))
-        logger.info(
-            "realtime session %r: reconnected (attempt %d): %d items replayed, %d lost",
-            self.agent.name,
-            attempt,
-            replayed,
-            len(lost),
-        )
-
-    def _replay(self, under_way: bool) -> tuple[int, list[str], int]:
-        """Queue, ahead of everything else, what re-creates the conversation on the new
-        connection: the configuration, the items, the audio in flight; then ask for the
-        response owed (the one the drop cut short, or one to the caller's last turn).
-        Returns the items replayed, what was lost, and the bytes appended again."""
-        core = self.core
-        core.sequencer.connection_lost(self._unsent_requests())  # sent while there was none
-        self._urgent.clear()  # the core's reactions to the old connection: replaced below
-        out = core.output_format
-        heard = {
-            key: Heard(track.played_ms, out.ms(track.received_bytes), track.cut)
-            for key, track in core.conversation.tracks.items()
-        }
-        waiting = {
-            item.item.id
-            for item in self._outbox.waiting()
-            if isinstance(item, ConversationItemCreate) and item.item.id is not None
-        }
-        items = list(core.conversation.items())
-        items += [  # sent on the lost connection, never reported: replayed after the rest
-            item
-            for item_id, item in core.unacknowledged.items()
-            if item_id not in waiting and core.conversation.get(item_id) is None
-        ]
-        replay = plan_replay(
-            items,
-            heard=heard,
-            answers=core.calls.outputs,
-            running=[call.call_id for call in core.calls.running()],
-            transcripts=core.user_transcripts,
-            partial=core.partial_text,
-            audio=self._turn_audio,
-        )
-        core.partial_text.clear()
-        events: list[ClientEvent] = [SessionUpdate(session=self.agent.session_config())]
-        events += replay.events
-        audio = self._tape.take() if self._tape.speaking else b""
-        if not audio:
-            self._tape.committed()
-        for start in range(0, len(audio), _REAPPEND_CHUNK):
-            events.append(InputAudioBufferAppend.from_audio(audio[start : start + _REAPPEND_CHUNK]))
-        if audio:
-            self._tape.record(audio)  # uncommitted on the new connection too
-            self._tape.speaking = True
+    def _seed_connection(self, events: list[ClientEvent]) -> None:
+        """What re-creates the conversation on a new connection: it goes before anything
+        else, and replaces what the core had queued for the old one."""
+        self._urgent.clear()
+        self._seed.clear()
         for event in events:
-            self._execute(core.send(self._sendable(event)))
-        owed = under_way or replay.last_role == "user_audio"
-        if owed and not core.sequencer.waiting:
-            core.sequencer.request(ResponseRequest())
-        self._execute(core.resume())
-        return len(replay.events), replay.lost, len(audio)
+            for action in self.core.send(self._sendable(event)):
+                assert isinstance(action, SendEvent)
+                self._seed.append(action.event)
+        self._wake_writer.set()
 
     def _context(self) -> contextvars.Context:
         """A context for a task of the session: current_session() is this session there."""
@@ -729,17 +496,7 @@ class RealtimeSession:
 
     def _receive(self, event: ServerEvent | UnknownServerEvent) -> None:
         self._execute(self.core.receive(event))
-        if type(event) in _INPUT_MARKS:  # a set lookup: this runs per server event
-            if isinstance(event, s.ResponseDone):
-                self._outage = None  # the next failure is a new outage
-            elif isinstance(event, s.InputAudioBufferSpeechStarted):
-                self._tape.speaking = True
-            elif isinstance(event, s.InputAudioBufferCommitted):
-                self._turn_audio.keep(event.item_id, self._tape.take())  # the turn's audio
-            else:
-                self._tape.committed()
-        if self._ready is not None:  # after the tape: speech that just began is no boundary
-            self._try_switch()
+        self._connections.seen(event)
 
     def _receive_error(self, error: RemoteProtocolError) -> None:
         self._execute(self.core.receive_error(error))
@@ -748,16 +505,18 @@ class RealtimeSession:
         transport = self._transport
         assert transport is not None
         while True:
-            if self._next_transport is not None:  # switching: the rest goes on the new one
+            if self._connections.switching:  # the rest goes on the new connection
                 await asyncio.Event().wait()  # until this connection's tasks are cancelled
-            if self._urgent:
+            if self._seed:
+                await transport.send(self._seed.popleft())
+            elif self._urgent:
                 await transport.send(self._urgent.popleft())
             elif not self._outbox.empty():
                 item = self._outbox.get_nowait()
                 try:
                     if isinstance(item, bytes):
                         await transport.send_audio(item)
-                        self._tape.record(item)
+                        self._connections.tape.record(item)
                     else:
                         await transport.send(item)
                 except (ConnectionLost, asyncio.CancelledError):
@@ -934,10 +693,11 @@ class RealtimeSession:
         if self.recorder is not None:
             self.recorder.user_audio(audio)
         if (
-            self._urgent
+            self._seed
+            or self._urgent
             or not self._outbox.empty()
             or self._transport is None
-            or self._next_transport is not None
+            or self._connections.switching
         ):
             await self._outbox.put(audio)
             self._wake_writer.set()
@@ -952,7 +712,7 @@ class RealtimeSession:
             await self._outbox.put(audio)  # the next connection sends it, if one comes
             self._wake_writer.set()
             return
-        self._tape.record(audio)
+        self._connections.tape.record(audio)
 
     def send_audio_nowait(self, audio: bytes) -> bool:
         """Append input audio without waiting; False (and counted) if the queue is full."""

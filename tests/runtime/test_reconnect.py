@@ -13,6 +13,7 @@ from realtime_agent.errors import AuthenticationError, ConnectionLost
 from realtime_agent.protocol import events as app
 from realtime_agent.runtime import Agent, connect
 from realtime_agent.runtime.continuity import ReconnectPolicy
+from realtime_agent.runtime.session import URGENT_LIMIT
 from realtime_agent.schema.items import (
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -210,3 +211,29 @@ async def _appended(peer: Peer, size: int) -> None:
             return
         waited = len(peer.of("input_audio_buffer.append"))
         await peer.expect("input_audio_buffer.append", count=waited + 1)  # the next one
+
+
+async def test_a_conversation_longer_than_the_urgent_limit_is_replayed_whole() -> None:
+    # The replay is as long as the conversation: it is no sign of a server that does not
+    # read (URGENT_LIMIT), and a long conversation survives its drop.
+    count = URGENT_LIMIT + 100
+    drop = faults.drop(at_event="conversation.item.added", occurrence=count)
+    async with LocalRealtimeServer(
+        responder=lambda: ScriptedResponder(["Done."]), faults=first_only(drop)
+    ) as server:
+        async with connect(
+            Agent(), url=server.url, reconnect=FAST, audio_out=InstantSink()
+        ) as session:
+            for n in range(count):
+                await session.send_text(f"note {n}", respond=False)
+            reconnected = await collect_until(session, app.Reconnected)
+            await session.send_text("that is all")
+            events = await collect_until(session, app.AgentEnd)
+    assert of(reconnected, app.Reconnected)[0].replayed == count
+    assert not of(reconnected + events, app.Closed)
+    said = [
+        item.content[0].text  # type: ignore[union-attr]
+        for item in server.sessions[1].conversation.items()
+        if isinstance(item, MessageItem) and item.role == "user"
+    ]
+    assert said == [f"note {n}" for n in range(count)] + ["that is all"]
