@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from dataclasses import dataclass, field
 
 from realtime_agent.audio.sinks import AudioSink
@@ -34,6 +35,9 @@ class PlayoutHandle:
     pushed_samples: int = 0
     start: int | None = None
     """Where the item's first sample sits on the sink's timeline (once pushed)."""
+    first_heard_at: float | None = None
+    """When its first sample plays (``time.monotonic()``): written then, behind what the
+    sink had queued, on the sink's clock."""
     ended: bool = False
     """All of the item's audio has arrived."""
     interrupted: bool = False
@@ -166,6 +170,9 @@ class Playout:
 
     def _write(self, handle: PlayoutHandle, audio: bytes, samples: int) -> None:
         if handle.start is None:
-            handle.start = self.sink.written_samples
+            sink = self.sink
+            handle.start = sink.written_samples
+            ahead = max(0, handle.start - sink.played_samples)
+            handle.first_heard_at = time.monotonic() + ahead / sink.rate
         self.sink.write(audio)
         handle.pushed_samples += samples

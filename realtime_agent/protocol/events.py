@@ -34,12 +34,15 @@ __all__ = [
     "Reconnected",
     "Reconnecting",
     "RolledOver",
+    "SessionSummary",
     "SpeechStarted",
     "SpeechStopped",
     "ToolEnd",
     "ToolStart",
+    "ToolTiming",
     "Transcript",
     "TranscriptDelta",
+    "TurnMetrics",
 ]
 
 Role = Literal["user", "assistant"]
@@ -236,6 +239,79 @@ class RolledOver:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolTiming:
+    """One tool call of a turn: when its tool started (``started_ms``, from the turn's
+    beginning), how long it ran (``ms``), and whether it failed."""
+
+    call_id: str
+    name: str
+    started_ms: float
+    ms: float
+    error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TurnMetrics:
+    """What one turn took, once it is over (its last response ended with nothing more
+    owed, or the next turn cut it short). Times in milliseconds on the session's clock.
+
+    A turn begins when the caller stops speaking (``began="speech"``: the server's
+    ``speech_stopped``), or when the application asks for a response with no speech
+    before it (``began="text"``: ``send_text()`` or ``create_response()``).
+    """
+
+    turn: int
+    """1 for the first turn of the session."""
+    began: Literal["speech", "text"]
+    item_id: str | None
+    """The caller's item (their speech), when it began with speech."""
+    response_ids: tuple[str, ...]
+    """The responses of the turn, in order (a tool call makes two)."""
+    first_audio_ms: float | None
+    """From its beginning to the first audio delta of the answer (None: no audio)."""
+    first_heard_ms: float | None
+    """From its beginning to when the answer's first sample plays: the time it was
+    written to the sink plus the audio queued ahead of it on the sink's clock (a
+    speaker's latency included; for a ``RemoteSink``, what the far end had not yet
+    reported). None: nothing was played."""
+    tools: tuple[ToolTiming, ...] = ()
+    barge_in_ms: float | None = None
+    """When the caller cut the answer before this turn: from their ``speech_started`` to
+    the truncate written to the socket (the assistant silenced in between)."""
+    interrupted: bool = False
+    """Its own answer was cut by the caller (the next turn's ``barge_in_ms`` says how fast)."""
+    status: str | None = None
+    """How its last response ended (``completed``, ``cancelled``, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """The session as a whole, once it ends: the event just before ``Closed``."""
+
+    seconds: float
+    """From the start to the end."""
+    turns: int
+    barge_ins: int
+    tool_calls: int
+    reconnects: int
+    rollovers: int
+    underruns: int | None
+    """Times the sink ran dry while audio was expected (None: the sink does not count)."""
+    dropped_events: int
+    """Deltas dropped because the application fell behind (``event_queue``)."""
+    dropped_audio: int
+    """Input frames ``send_audio_nowait`` dropped (the outbox was full)."""
+    events_high_water: int
+    """The most events that ever waited for the application."""
+    outbox_high_water: int
+    """The most of the application's sends that ever waited for the socket."""
+    urgent_high_water: int
+    """The most of the core's own sends that ever waited (see ``URGENT_LIMIT``)."""
+    loop_lag_max_ms: float
+    """The longest the event loop was late to wake the session's probe (every 0.5 s)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Closed:
     """The session ended; ``error`` says why when it was not the application's doing."""
 
@@ -263,6 +339,8 @@ AppEvent = (
     | Reconnecting
     | Reconnected
     | RolledOver
+    | TurnMetrics
+    | SessionSummary
     | Closed
 )
 """Every event the application sees."""

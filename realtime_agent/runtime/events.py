@@ -21,12 +21,15 @@ from realtime_agent.protocol.events import (
     Reconnected,
     Reconnecting,
     RolledOver,
+    SessionSummary,
     SpeechStarted,
     SpeechStopped,
     ToolEnd,
     ToolStart,
+    ToolTiming,
     Transcript,
     TranscriptDelta,
+    TurnMetrics,
 )
 
 __all__ = [
@@ -46,10 +49,13 @@ __all__ = [
     "Reconnected",
     "Reconnecting",
     "RolledOver",
+    "SessionSummary",
     "SpeechStarted",
     "SpeechStopped",
     "ToolEnd",
     "ToolStart",
+    "ToolTiming",
     "Transcript",
     "TranscriptDelta",
+    "TurnMetrics",
 ]

@@ -41,6 +41,8 @@ class Outbox(Generic[T]):
         self._items: deque[T] = deque()
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._failure: Callable[[], BaseException] | None = None
+        self.high_water = 0
+        """The most items that ever waited at once."""
 
     def __len__(self) -> int:
         return len(self._items)
@@ -52,9 +54,12 @@ class Outbox(Generic[T]):
     def put_nowait(self, item: T) -> bool:
         """Queue ``item`` if there is room; False if the outbox is full."""
         self._raise_if_failed()
-        if len(self._items) >= self.maxsize:
+        waiting = len(self._items)
+        if waiting >= self.maxsize:
             return False
         self._items.append(item)
+        if waiting >= self.high_water:
+            self.high_water = waiting + 1
         return True
 
     async def put(self, item: T) -> None:
@@ -70,6 +75,8 @@ class Outbox(Generic[T]):
                     self._waiters.remove(waiter)
         self._raise_if_failed()
         self._items.append(item)
+        if len(self._items) > self.high_water:
+            self.high_water = len(self._items)
 
     def get_nowait(self) -> T:
         """The oldest item (the outbox must not be empty); makes room for one sender."""
@@ -120,6 +127,8 @@ class AppEvents:
         self.hard_limit = limit * OVERFLOW_FACTOR
         self.dropped = 0
         """Events dropped because the application fell behind."""
+        self.high_water = 0
+        """The most events that ever waited for the application at once."""
         self._history = history
         self._queue: deque[app.AppEvent | _HistoryMark] = deque()
         self._history_waiting = False
@@ -146,6 +155,8 @@ class AppEvents:
         if waiting >= self.hard_limit:
             return False
         self._queue.append(event)
+        if waiting >= self.high_water:
+            self.high_water = waiting + 1
         self._ready.set()
         return True
 

@@ -39,6 +39,7 @@ import logging
 import math
 import secrets
 import string
+import time
 from collections import deque
 from collections.abc import Coroutine
 from pathlib import Path
@@ -75,6 +76,8 @@ from realtime_agent.runtime.connections import ROLLOVER_AFTER, Connections
 from realtime_agent.runtime.continuity import ReconnectPolicy
 from realtime_agent.runtime.queues import AppEvents, Outbox
 from realtime_agent.runtime.recording import Recorder
+from realtime_agent.runtime.telemetry import LAG_PROBE_INTERVAL, TRACKED, TurnTracker
+from realtime_agent.runtime.tracing import Tracing
 from realtime_agent.runtime.transport import (
     Endpoint,
     Secret,
@@ -86,6 +89,7 @@ from realtime_agent.schema import codec, dialect
 from realtime_agent.schema.client import (
     ClientEvent,
     ConversationItemCreate,
+    ConversationItemTruncate,
     InputAudioBufferClear,
     InputAudioBufferCommit,
     ResponseCreate,
@@ -237,6 +241,13 @@ class RealtimeSession:
         self._outbox: Outbox[ClientEvent | bytes] = Outbox(audio_queue)
         self._wake_writer = asyncio.Event()
         self._events = AppEvents(event_queue, self.core.conversation.items)
+        self._tracing = Tracing.start(agent, endpoint)
+        self._turns = TurnTracker(
+            self._turn_done, lambda: self.busy, lambda key: self.playout.handles.get(key)
+        )
+        self._urgent_high_water = 0
+        self._lag_max = 0.0  # seconds: the event loop's worst lag seen by the probe
+        self._started_at = 0.0
         self._tools = ToolRunner(threads=tool_threads)
         self._supervisor: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
@@ -291,6 +302,7 @@ class RealtimeSession:
         if self._ended:  # close() came while it connected
             await self._transport.close()
             raise LocalProtocolError("the session was closed while it connected")
+        self._started_at = time.monotonic()
         self._execute(self.core.send(SessionUpdate(session=self.agent.session_config())))
         # The one task the session creates itself; it owns all the others.
         self._supervisor = asyncio.get_running_loop().create_task(
@@ -420,11 +432,52 @@ class RealtimeSession:
 
     def _finish(self, reason: str, error: BaseException | None) -> None:
         if not self._ended:
+            if self._supervisor is not None:  # it ran: what it did, before Closed
+                self._turns.close()
+                summary = self.summary()
+                self._emit(summary)
+                if self._tracing is not None:
+                    self._tracing.end(summary, self._started_at, error)
             self._ended = True
             self._ended_event.set()
             self._events.end(app.Closed(reason, error))
             if self.recorder is not None:
                 self.recorder.close()
+
+    async def _probe_lag(self) -> None:
+        """How late the event loop wakes this session (its worst, for the summary)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            asleep = loop.time()
+            await asyncio.sleep(LAG_PROBE_INTERVAL)
+            lag = loop.time() - asleep - LAG_PROBE_INTERVAL
+            if lag > self._lag_max:
+                self._lag_max = lag
+
+    def _turn_done(self, metrics: app.TurnMetrics, began_at: float) -> None:
+        self._emit(metrics)
+        if self._tracing is not None:
+            self._tracing.turn(metrics, began_at, time.monotonic())
+
+    def summary(self) -> app.SessionSummary:
+        """The session so far, as the ``SessionSummary`` event gives it at the end."""
+        loop_now = time.monotonic()
+        underruns = getattr(self.sink, "underruns", None)
+        return app.SessionSummary(
+            seconds=round(loop_now - self._started_at, 3) if self._started_at else 0.0,
+            turns=self._turns.turns,
+            barge_ins=self._turns.barge_ins,
+            tool_calls=self._turns.tool_calls,
+            reconnects=self.reconnects,
+            rollovers=self.rollovers,
+            underruns=underruns if isinstance(underruns, int) else None,
+            dropped_events=self._events.dropped,
+            dropped_audio=self.dropped_audio,
+            events_high_water=self._events.high_water,
+            outbox_high_water=self._outbox.high_water,
+            urgent_high_water=self._urgent_high_water,
+            loop_lag_max_ms=round(self._lag_max * 1000, 1),
+        )
 
     async def _supervise(self) -> None:
         error: BaseException | None = None
@@ -433,6 +486,7 @@ class RealtimeSession:
                 self._group = group
                 if self.audio_in is not None:
                     group.create_task(self._capture(self.audio_in), name="realtime-capture")
+                group.create_task(self._probe_lag(), name="realtime-lag-probe")
                 await self._connections.run()
         except* (TransportError, AudioError, LocalProtocolError) as failure:
             error = failure.exceptions[0]  # the peer, a device, or bad audio from audio_in
@@ -510,7 +564,10 @@ class RealtimeSession:
             if self._seed:
                 await transport.send(self._seed.popleft())
             elif self._urgent:
-                await transport.send(self._urgent.popleft())
+                event = self._urgent.popleft()
+                await transport.send(event)
+                if type(event) is ConversationItemTruncate:
+                    self._turns.truncate_sent()
             elif not self._outbox.empty():
                 item = self._outbox.get_nowait()
                 try:
@@ -602,6 +659,8 @@ class RealtimeSession:
                 case SendEvent(event=event):
                     self._urgent.append(event)
                     self._wake_writer.set()
+                    if len(self._urgent) > self._urgent_high_water:
+                        self._urgent_high_water = len(self._urgent)
                     if len(self._urgent) > URGENT_LIMIT:
                         self._fail(
                             ConnectionLost(
@@ -620,6 +679,8 @@ class RealtimeSession:
                     self._events.history_changed()
 
     def _emit(self, event: app.AppEvent) -> None:
+        if type(event) in TRACKED:  # a set lookup: this runs per event
+            self._turns.seen(event)  # a turn it ends is reported before it
         if self.recorder is not None:
             self.recorder.event(event)
         if not self._events.put(event):
@@ -758,6 +819,8 @@ class RealtimeSession:
         self._check_open()
         if params is not None:
             self._sendable(ResponseCreate(response=params))
+        if params is None or params.conversation != "none":  # out of band: no turn
+            self._turns.asked()
         await self._submit(self.core.create_response(params))
 
     async def interrupt(self) -> None:
