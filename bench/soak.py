@@ -79,6 +79,7 @@ async def soak(turns: int, seed: int, drop_rate: float, rollover: float) -> int:
     policy = ReconnectPolicy(initial_delay=0.01, max_delay=0.1, deadline=10.0)
     samples: list[tuple[int, int, int]] = []  # turn, heap bytes, live tasks
     lost = 0
+    names: list[str] = []
     tracemalloc.start()
     began = time.perf_counter()
     async with LocalRealtimeServer(
@@ -118,7 +119,8 @@ async def soak(turns: int, seed: int, drop_rate: float, rollover: float) -> int:
                     print(f"turn {turn} ({city}) got no answer within {TURN_TIMEOUT:.0f} s")
                     print(f"  its events: {' '.join(seen)}")
                 if turn % max(1, turns // 10) == 0 or turn == turns - 1:
-                    samples.append((turn + 1, client_heap(), len(asyncio.all_tasks())))
+                    names = [task.get_name() for task in asyncio.all_tasks()]
+                    samples.append((turn + 1, client_heap(), len(names)))
             reconnects, rollovers = session.reconnects, session.rollovers
     elapsed = time.perf_counter() - began
     tracemalloc.stop()
@@ -138,6 +140,8 @@ async def soak(turns: int, seed: int, drop_rate: float, rollover: float) -> int:
         f"after turn {last[0]} ({per_turn / 1024:.1f} kB per turn: the conversation)"
     )
     print(f"  live tasks: {first[2]} after turn {first[0]}, {last[2]} after turn {last[0]}")
+    if last[2] > first[2]:
+        print(f"  the tasks then: {', '.join(sorted(names))}")
     print(f"  turns lost: {lost}")
     failed = lost > 0 or bool(twice) or last[2] > first[2] + 2
     if twice:

@@ -37,6 +37,8 @@ _RECORDED = (
     app.Reconnected,
     app.RolledOver,
     app.ErrorRaised,
+    app.TurnMetrics,
+    app.SessionSummary,
 )
 
 
@@ -159,4 +161,9 @@ class Recorder:
 
 
 def _plain(value: Any) -> bool:
+    """JSON as it is: scalars, and lists or dicts of them (a turn's tool timings)."""
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
     return value is None or isinstance(value, str | int | float | bool)

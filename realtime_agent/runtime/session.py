@@ -679,8 +679,6 @@ class RealtimeSession:
                     self._events.history_changed()
 
     def _emit(self, event: app.AppEvent) -> None:
-        if type(event) in TRACKED:  # a set lookup: this runs per event
-            self._turns.seen(event)  # a turn it ends is reported before it
         if self.recorder is not None:
             self.recorder.event(event)
         if not self._events.put(event):
@@ -691,6 +689,8 @@ class RealtimeSession:
                     f"(event_queue={self._events.limit})"
                 )
             )
+        if type(event) in TRACKED:  # a set lookup: this runs per event
+            self._turns.seen(event)  # a turn it ends is reported after it
 
     def _fail(self, error: BaseException) -> None:
         """End the session from inside (the reader's call): it cannot go on."""

@@ -169,9 +169,16 @@ class TurnTracker:
 
     def truncate_sent(self) -> None:
         """A truncate was written to the socket: a barge-in's end."""
-        if self._barge_at is not None:
-            self._barge_in_ms = (time.monotonic() - self._barge_at) * 1000
-            self._barge_at = None
+        barge_at = self._barge_at
+        if barge_at is None:
+            return
+        self._barge_at = None
+        ms = (time.monotonic() - barge_at) * 1000
+        turn = self._turn  # the turn the barge-in began may be under way already
+        if turn is not None and turn.began_at >= barge_at and turn.barge_in_ms is None:
+            turn.barge_in_ms = ms
+        else:
+            self._barge_in_ms = ms
 
     def close(self) -> None:
         """The session ends: the turn under way is reported as it is."""
