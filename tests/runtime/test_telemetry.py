@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -25,7 +26,10 @@ from tests.runtime.test_session import get_weather, speech
 pytestmark = pytest.mark.usefixtures("no_task_left")
 
 
-def of(events: list[app.AppEvent], kind: type[app.AppEvent]) -> list[app.AppEvent]:
+E = TypeVar("E")
+
+
+def of(events: list[app.AppEvent], kind: type[E]) -> list[E]:
     return [e for e in events if isinstance(e, kind)]
 
 
@@ -51,7 +55,7 @@ async def test_a_spoken_turn_with_a_tool_gives_its_figures_once_it_is_over(
     # Over once its last response ended and its answer was heard: after both AgentEnds.
     assert len(of(events, app.AgentEnd)) == 2 and len(of(events, app.TurnMetrics)) == 1
     assert (turn.turn, turn.began, turn.item_id) == (1, "speech", stopped.item_id)
-    assert turn.response_ids == tuple(s.response_id for s in starts)  # type: ignore[attr-defined]
+    assert turn.response_ids == tuple(s.response_id for s in starts)
     assert turn.status == "completed" and not turn.interrupted and turn.barge_in_ms is None
     [timing] = turn.tools
     assert (timing.call_id, timing.name, timing.error) == (tool_start.call_id, "get_weather", False)
@@ -85,16 +89,16 @@ async def test_text_turns_are_numbered_and_begin_when_asked() -> None:
             first = await collect_until(session, app.TurnMetrics)
             await session.send_text("second")
             second = await collect_until(session, app.TurnMetrics)
-    turns = [first[-1], second[-1]]
-    assert all(isinstance(t, app.TurnMetrics) for t in turns)
-    assert [(t.turn, t.began, t.item_id, t.status) for t in turns] == [  # type: ignore[attr-defined]
+    turns = of([first[-1], second[-1]], app.TurnMetrics)
+    assert [(t.turn, t.began, t.item_id, t.status) for t in turns] == [
         (1, "text", None, "completed"),
         (2, "text", None, "completed"),
     ]
     for events, turn in zip([first, second], turns, strict=True):
         [start] = of(events, app.AgentStart)
-        assert turn.response_ids == (start.response_id,)  # type: ignore[attr-defined]
-        assert 0 < turn.first_audio_ms <= turn.first_heard_ms  # type: ignore[attr-defined,operator]
+        assert turn.response_ids == (start.response_id,)
+        assert turn.first_audio_ms is not None and turn.first_heard_ms is not None
+        assert 0 < turn.first_audio_ms <= turn.first_heard_ms
 
 
 async def test_a_barge_in_marks_the_turn_it_cut_and_times_the_truncate() -> None:
@@ -118,6 +122,6 @@ async def test_a_barge_in_marks_the_turn_it_cut_and_times_the_truncate() -> None
     assert cut.first_heard_ms is not None  # some of it was heard before the cut
     assert cut.barge_in_ms is None  # nothing was cut before it
     stopped = of(events, app.SpeechStopped)[0]
-    assert (after.turn, after.began, after.item_id) == (2, "speech", stopped.item_id)  # type: ignore[attr-defined]
+    assert (after.turn, after.began, after.item_id) == (2, "speech", stopped.item_id)
     assert after.barge_in_ms is not None and after.barge_in_ms >= 0
     assert not after.interrupted and after.status == "completed"
