@@ -44,6 +44,7 @@ class PlayoutHandle:
     _frozen: int | None = field(default=None, repr=False)
     _held: list[bytes] = field(default_factory=list, repr=False)
     _held_samples: int = field(default=0, repr=False)
+    _fed: bool = field(default=False, repr=False)  # its last write left audio queued
 
     @property
     def played_samples(self) -> int:
@@ -92,6 +93,10 @@ class Playout:
         self.sink = sink
         self.jitter_samples = int(jitter_ms * sink.rate / 1000)
         self.handles: dict[tuple[str, int], PlayoutHandle] = {}
+        self.underruns = 0
+        """Times an item's audio ran out on the sink before the rest of it came (its
+        playback stopped mid-item, then went on). Silence between items is none; a sink
+        that plays at once (nothing ever queued) never has one."""
 
     def handle(self, item_id: str, content_index: int = 0) -> PlayoutHandle:
         """The handle of an item (created on first use)."""
@@ -169,10 +174,13 @@ class Playout:
             self._write(handle, audio, len(audio) // self.sink.sample_width)
 
     def _write(self, handle: PlayoutHandle, audio: bytes, samples: int) -> None:
+        sink = self.sink
         if handle.start is None:
-            sink = self.sink
             handle.start = sink.written_samples
             ahead = max(0, handle.start - sink.played_samples)
             handle.first_heard_at = time.monotonic() + ahead / sink.rate
-        self.sink.write(audio)
+        elif handle._fed and sink.written_samples <= sink.played_samples:
+            self.underruns += 1  # what it had queued ran out before this came
+        sink.write(audio)
         handle.pushed_samples += samples
+        handle._fed = sink.written_samples > sink.played_samples

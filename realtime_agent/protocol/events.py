@@ -295,8 +295,8 @@ class SessionSummary:
     tool_calls: int
     reconnects: int
     rollovers: int
-    underruns: int | None
-    """Times the sink ran dry while audio was expected (None: the sink does not count)."""
+    underruns: int
+    """Times an answer's audio ran out on the sink mid-answer (the playout's count)."""
     dropped_events: int
     """Deltas dropped because the application fell behind (``event_queue``)."""
     dropped_audio: int

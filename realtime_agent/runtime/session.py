@@ -462,7 +462,6 @@ class RealtimeSession:
     def summary(self) -> app.SessionSummary:
         """The session so far, as the ``SessionSummary`` event gives it at the end."""
         loop_now = time.monotonic()
-        underruns = getattr(self.sink, "underruns", None)
         return app.SessionSummary(
             seconds=round(loop_now - self._started_at, 3) if self._started_at else 0.0,
             turns=self._turns.turns,
@@ -470,7 +469,7 @@ class RealtimeSession:
             tool_calls=self._turns.tool_calls,
             reconnects=self.reconnects,
             rollovers=self.rollovers,
-            underruns=underruns if isinstance(underruns, int) else None,
+            underruns=self.playout.underruns,
             dropped_events=self._events.dropped,
             dropped_audio=self.dropped_audio,
             events_high_water=self._events.high_water,

@@ -106,3 +106,19 @@ async def test_wait_returns_once_the_item_is_heard() -> None:
     handle = playout.handle("a")
     await handle.wait()
     assert handle.done() and handle.played_ms == 30
+
+
+def test_the_playout_counts_an_underrun_mid_item_and_not_between_items() -> None:
+    clock = ManualClock()
+    sink = ClockSink(clock=clock)
+    playout = Playout(sink, jitter_ms=0)
+    frame = bytes(480)  # 10 ms
+    playout.push("a", 0, frame)
+    clock.advance(0.005)
+    playout.push("a", 0, frame)  # still playing: fed in time
+    clock.advance(0.1)  # ran dry
+    playout.push("a", 0, frame)  # mid-item: an underrun
+    playout.end("a")
+    clock.advance(0.1)
+    playout.push("b", 0, frame)  # a new item after silence: none
+    assert playout.underruns == 1

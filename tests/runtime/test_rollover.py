@@ -3,8 +3,11 @@ current one runs, is seeded with the conversation, and takes over between two tu
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from realtime_agent.audio.sinks import ClockSink, ManualClock
 from realtime_agent.protocol import events as app
 from realtime_agent.runtime import Agent, connect
 from realtime_agent.schema.items import MessageItem
@@ -101,3 +104,43 @@ async def test_an_old_connection_that_dies_before_the_switch_falls_back_to_recon
             assert session.rollovers == 0 and session.reconnects == 1
     assert not [e for e in events if isinstance(e, app.RolledOver)]
     assert len(server.sessions) == 3  # the first, the rollover's (given up), the reconnect's
+
+
+async def test_the_switch_waits_for_the_answer_to_be_heard_and_leaves_no_gap_in_it() -> None:
+    # A ClockSink on a manual clock: the answer plays only as the test moves the clock.
+    # The next connection opens while the answer is still queued (no turn boundary);
+    # the switch comes once it has all been heard, and nothing of it is lost or cut.
+    clock = ManualClock()
+    sink = ClockSink(clock=clock)
+    opened = asyncio.Event()
+
+    def plan(connection: int) -> list[faults.Fault]:
+        if connection == 1:
+            opened.set()  # the rollover's connection: the old one still plays
+        return []
+
+    answers = ["The first answer is here.", "The second one follows."]
+    async with LocalRealtimeServer(responder=ScriptedResponder(answers), faults=plan) as server:
+        async with connect(
+            Agent(), url=server.url, audio_out=sink, rollover_after=0.05, reconnect=FAST
+        ) as session:
+            await session.send_text("one")
+            first = await collect_until(session, app.AudioEnd)
+            await asyncio.wait_for(opened.wait(), 20)
+            assert session.rollovers == 0 and session.playout.audible
+            received = sum(len(e.audio) for e in first if isinstance(e, app.AudioDelta)) // 2
+            clock.advance(received / sink.rate)  # heard to its last sample, not one more
+            events = await collect_until(session, app.RolledOver)
+            assert sink.played_samples == received and sink.queued_samples == 0
+            await session.send_text("two")
+            second = await collect_until(session, app.AudioEnd)
+            more = sum(len(e.audio) for e in second if isinstance(e, app.AudioDelta)) // 2
+            clock.advance(more / sink.rate)
+            assert sink.played_samples == received + more
+    # The sink fell silent between the answers, never within one.
+    assert session.rollovers >= 1 and session.playout.underruns == 0
+    assert not [e for e in first + events if isinstance(e, app.AudioInterrupted)]
+    assert texts(list(server.sessions[1].conversation.items()))[:2] == [
+        ("user", "one"),
+        ("assistant", answers[0]),
+    ]
