@@ -119,6 +119,11 @@ class Connections:
         self._outage: list[float] | None = None  # began, attempts, the last connection's start
 
     @property
+    def waiting(self) -> bool:
+        """True while the next connection is open and waits for a turn boundary."""
+        return self._ready is not None and self._next is None
+
+    @property
     def switching(self) -> bool:
         """True from the turn boundary to the switch: sends wait for the new connection."""
         return self._next is not None
@@ -150,7 +155,7 @@ class Connections:
             else:
                 self.tape.committed()
         if self._ready is not None:  # after the tape: speech that just began is no boundary
-            self._try_switch()
+            self.try_switch()
 
     async def _connection(self) -> TransportError | None:
         """Read and write on the current connection until it fails (how it failed), or
@@ -194,7 +199,7 @@ class Connections:
         try:
             # A boundary comes with a server event (looked for in seen()) or when the
             # playout falls silent (looked for here, every 50 ms).
-            while not self._try_switch():
+            while not self.try_switch():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._ready[1].wait(), _BOUNDARY_POLL)
         finally:
@@ -203,10 +208,13 @@ class Connections:
                 fresh.abort()
         raise _RollOver
 
-    def _try_switch(self) -> bool:
+    def try_switch(self) -> bool:
         """At a turn boundary, with the next connection ready: from now on the old one's
         events are ignored and nothing more is sent on it (sends wait for the new one).
-        Synchronous, so that nothing comes between the look and the switch."""
+        Synchronous, so that nothing comes between the look and the switch. Looked for
+        after each server event, every 50 ms, and before each of the application's
+        sends (an application that asks again the moment an answer ends would
+        otherwise leave no boundary to find)."""
         ready = self._ready
         if ready is None:
             return False

@@ -368,6 +368,12 @@ class RealtimeSession:
         return self._connections.rollovers
 
     @property
+    def rollover_waiting(self) -> bool:
+        """True while the next connection is open and waits for a turn boundary to take
+        over (see ``rollover_after``)."""
+        return self._connections.waiting
+
+    @property
     def closing(self) -> bool:
         """True once the session is ending (``close()`` or a failure)."""
         return self._closer is not None
@@ -699,6 +705,7 @@ class RealtimeSession:
 
     async def _submit(self, actions: list[Action]) -> None:
         """The application's own actions: its sends keep their order behind its audio."""
+        self._connections.try_switch()  # a boundary, if a rollover waits: before this
         for action in actions:
             if isinstance(action, SendEvent):
                 await self._outbox.put(action.event)

@@ -9,7 +9,7 @@ import pytest
 
 from realtime_agent.audio.sinks import ClockSink, ManualClock
 from realtime_agent.protocol import events as app
-from realtime_agent.runtime import Agent, connect
+from realtime_agent.runtime import Agent, RealtimeSession, connect
 from realtime_agent.schema.items import MessageItem
 from realtime_agent.server import LocalRealtimeServer, Pacing, ScriptedResponder, faults
 from realtime_agent.testing import InstantSink
@@ -56,6 +56,12 @@ async def test_the_next_connection_takes_over_between_two_turns() -> None:
         ("user", "two"),
         ("assistant", "Second answer."),
     ]
+
+
+async def ready(session: RealtimeSession) -> None:
+    """Until the next connection is open and waits for a boundary (loop turns, no time)."""
+    while not session.rollover_waiting:  # noqa: ASYNC110 (no time: one loop turn each)
+        await asyncio.sleep(0)
 
 
 def frames(count: int, first: int = 1) -> list[bytes]:
@@ -143,4 +149,33 @@ async def test_the_switch_waits_for_the_answer_to_be_heard_and_leaves_no_gap_in_
     assert texts(list(server.sessions[1].conversation.items()))[:2] == [
         ("user", "one"),
         ("assistant", answers[0]),
+    ]
+
+
+async def test_an_application_that_asks_again_the_moment_an_answer_ends_still_rolls_over() -> None:
+    # The boundary lasts from the answer's last sample to the next request: no server
+    # event and no poll falls in it, so the request itself looks for it.
+    clock = ManualClock()
+    sink = ClockSink(clock=clock)
+    answers = ["The first answer is here.", "The second one follows."]
+    async with LocalRealtimeServer(responder=ScriptedResponder(answers)) as server:
+        async with connect(
+            Agent(), url=server.url, audio_out=sink, rollover_after=0.05, reconnect=FAST
+        ) as session:
+            await session.send_text("one")
+            first = await collect_until(session, app.AgentEnd)
+            await asyncio.wait_for(ready(session), 20)
+            clock.advance(
+                sum(len(e.audio) for e in first if isinstance(e, app.AudioDelta)) / 2 / 24000
+            )
+            await session.send_text("two")  # at once: the same moment the answer ended
+            events = await collect_until(session, app.AgentEnd)
+    kinds = [type(e).__name__ for e in events]
+    assert "RolledOver" in kinds and kinds.index("RolledOver") < kinds.index("AgentStart")
+    assert session.rollovers == 1
+    assert texts(list(server.sessions[1].conversation.items())) == [
+        ("user", "one"),
+        ("assistant", answers[0]),
+        ("user", "two"),
+        ("assistant", answers[1]),
     ]
