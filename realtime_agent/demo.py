@@ -7,7 +7,7 @@ microphone when one can be used (``--mic``), else a WAV file (``--in``, by defau
 bundled question). Output: the speaker (with ``--mic``), else real-time playback to
 nobody. Either way ``--out DIR`` gets the recording: ``user.wav``, ``assistant.wav``
 and ``transcript.jsonl``. It prints the transcripts, the tool calls and each turn's
-latency (end of speech to first audio).
+figures (from the end of speech to the first sound heard).
 """
 
 from __future__ import annotations
@@ -118,26 +118,39 @@ async def _events(
             upcoming.cancel()
 
 
+def describe_turn(turn: app.TurnMetrics) -> str:
+    """One line of a turn's figures, as the demo prints them."""
+    since = "you stopped speaking" if turn.began == "speech" else "the request"
+    parts = []
+    if turn.first_heard_ms is not None:
+        parts.append(f"first sound {turn.first_heard_ms:.0f} ms after {since}")
+    if turn.first_audio_ms is not None:
+        parts.append(f"first audio from the server at {turn.first_audio_ms:.0f} ms")
+    parts += [f"{tool.name} ran {tool.ms:.1f} ms" for tool in turn.tools]
+    if turn.barge_in_ms is not None:
+        parts.append(f"silenced and cut {turn.barge_in_ms:.1f} ms after you spoke over it")
+    return f"  (turn {turn.turn}: {'; '.join(parts) or 'no answer'})\n"
+
+
 async def _converse(
     session: RealtimeSession, source: _Tracked, out: TextIO, *, play_out: bool
 ) -> None:
-    loop = asyncio.get_running_loop()
-    speech_end: float | None = None
     answered = False  # the last response was an answer (no tool calls: nothing follows it)
+    reported = False  # and its turn's figures came (once it was heard)
     calls = False  # the response in progress called tools (a response to their answers follows)
     async for event in _events(session, source.finished):
         match event:
-            case None if answered:  # the input ran out after the answer
+            case None if reported:  # the input ran out after the answer was heard
                 break
             case app.SpeechStarted():
-                answered = False
+                answered = reported = False
             case app.AgentStart():
-                answered = calls = False
-            case app.SpeechStopped():
-                speech_end = loop.time()
-            case app.AudioDelta() if speech_end is not None:
-                out.write(f"  (turn latency: {(loop.time() - speech_end) * 1000:.0f} ms)\n")
-                speech_end = None
+                answered = reported = calls = False
+            case app.TurnMetrics() as turn:
+                out.write(describe_turn(turn))
+                reported = answered
+                if reported and source.finished.is_set():
+                    break
             case app.Transcript(role="user", text=text):
                 out.write(f"[you]        {text}\n")
             case app.ToolStart(name=name, arguments=arguments):
@@ -155,9 +168,7 @@ async def _converse(
                 out.write(f"[closed]     {reason}\n")
                 return
             case app.AgentEnd(status="completed") if not calls:
-                answered = True
-                if source.finished.is_set():
-                    break
+                answered = True  # its figures come once it was heard
         out.flush()
     if play_out:
         await session.wait_for_playout()

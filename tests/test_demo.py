@@ -26,7 +26,8 @@ async def test_offline_demo_with_the_bundled_question(tmp_path: Path) -> None:
     assert f"[you]        {SAMPLE_QUESTION}" in text
     assert '[tool call]  get_weather({"city": "Paris"})' in text
     assert "[assistant]  Here is what I found: city Paris, sky clear, celsius 21." in text
-    assert "turn latency:" in text
+    assert "(turn 1: first sound " in text and " ms after you stopped speaking; " in text
+    assert "; get_weather ran " in text
     assert "wrote " in text and "assistant.wav, transcript.jsonl, user.wav" in text
     with wave.open(str(tmp_path / "rec" / "user.wav")) as user:
         with wave.open(str(sample_wav())) as sample:
