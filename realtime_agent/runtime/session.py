@@ -241,7 +241,7 @@ class RealtimeSession:
         self._outbox: Outbox[ClientEvent | bytes] = Outbox(audio_queue)
         self._wake_writer = asyncio.Event()
         self._events = AppEvents(event_queue, self.core.conversation.items)
-        self._tracing = Tracing.start(agent, endpoint)
+        self._tracing: Tracing | None = None  # from start(): a session never started has none
         self._turns = TurnTracker(
             self._turn_done, lambda: self.busy, lambda key: self.playout.handles.get(key)
         )
@@ -292,6 +292,7 @@ class RealtimeSession:
         if self._started:
             raise LocalProtocolError("a session starts once: make a new one with connect()")
         self._started = True
+        self._tracing = Tracing.start(self.agent, self.endpoint)
         try:
             self._transport = await self._open(
                 self.endpoint, open_timeout=self.open_timeout, close_timeout=self.close_timeout
@@ -444,6 +445,8 @@ class RealtimeSession:
                 self._emit(summary)
                 if self._tracing is not None:
                     self._tracing.end(summary, self._started_at, error)
+            elif self._tracing is not None:  # it never connected: its span ends all the same
+                self._tracing.end(self.summary(), 0.0, error)
             self._ended = True
             self._ended_event.set()
             self._events.end(app.Closed(reason, error))
