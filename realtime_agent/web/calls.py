@@ -2,17 +2,16 @@
 
 The events a call passes to the application (:class:`DtmfPressed`, :data:`EventHook`),
 the rule a far end broke (:class:`Policy`), its JSON messages (:func:`json_object`),
-closing its WebSocket without raising (:func:`close_quietly`), and the turn latency
-(:class:`TurnClock`). The metrics of a conversation's events are
-:meth:`realtime_agent.web.metrics.Metrics.count`.
+closing its WebSocket without raising (:func:`close_quietly`), and the events a session
+still holds once it was closed (:func:`remaining_events`). The metrics of a
+conversation's events are :meth:`realtime_agent.web.metrics.Metrics.count`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +20,17 @@ from starlette.websockets import WebSocket, WebSocketState
 from realtime_agent.protocol import events as app
 
 if TYPE_CHECKING:
+    from realtime_agent.runtime.session import RealtimeSession
     from realtime_agent.web.app import Call
 
-__all__ = ["DtmfPressed", "EventHook", "Policy", "TurnClock", "close_quietly", "json_object"]
+__all__ = [
+    "DtmfPressed",
+    "EventHook",
+    "Policy",
+    "close_quietly",
+    "json_object",
+    "remaining_events",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +42,8 @@ class DtmfPressed:
 
 EventHook = Callable[["Call", "app.AppEvent | DtmfPressed"], None]
 """``create_app(on_event=hook)``: ``hook(call, event)`` for every event of every call, in
-order: the session's events (``async for event in session``, the same objects) and the
+order: the session's events (``async for event in session``, the same objects, those it
+gives as it closes included: the last ``TurnMetrics``, the ``SessionSummary``) and the
 phone's :class:`DtmfPressed`; a call's last event is always an ``app.Closed``. ``call``
 is the :class:`~realtime_agent.web.relay.BrowserCall` or
 :class:`~realtime_agent.web.twilio.PhoneCall` (``call.kind``, ``call.session``).
@@ -72,20 +80,11 @@ async def close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
             await websocket.close(code, reason[:120])
 
 
-class TurnClock:
-    """A turn's latency: from the end of the caller's speech (the upstream's
-    ``speech_stopped``) to the first of the answer's audio written out after it."""
-
-    def __init__(self) -> None:
-        self._stopped_at: float | None = None
-
-    def speech_stopped(self) -> None:
-        self._stopped_at = time.monotonic()
-
-    def audio_out(self) -> float | None:
-        """Seconds since the speech stopped, at the first audio after it; else None."""
-        if self._stopped_at is None:
-            return None
-        latency = time.monotonic() - self._stopped_at
-        self._stopped_at = None
-        return latency
+async def remaining_events(session: RealtimeSession) -> AsyncIterator[app.AppEvent]:
+    """The events a closed session still holds, up to its ``Closed``: what it said while
+    it ended (the last turn's ``TurnMetrics``, the ``SessionSummary``) once the call had
+    stopped reading. Nothing, when the session has not ended (it never waits)."""
+    if not session.ended:
+        return
+    async for event in session:  # the queue has ended: each one is there already
+        yield event

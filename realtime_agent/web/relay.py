@@ -19,12 +19,17 @@ Server -> client:
 * binary frames: the assistant's audio, pcm16 little-endian mono 24 kHz, to play in order.
 * ``{"type": "clear", "epoch": E}``: barge-in: drop every queued sample now, count from 0
   again, and report with epoch ``E``.
-* ``speech_started``, ``speech_stopped``; ``transcript_delta`` and ``transcript``
-  (``role``, ``item_id``, ``delta``/``text``); ``tool_start`` (``call_id``, ``name``,
-  ``arguments``) and ``tool_end`` (``output``, ``error``); ``response_start`` and
-  ``response_end``; ``interrupted`` (``item_id``, ``played_ms``, ``truncated_ms``,
-  ``deleted``); ``turn`` (``latency_ms``: end of the caller's speech to the first audio
-  sent); ``error`` (``code``, ``message``); ``closed`` (``reason``) just before the end.
+* ``speech_started``, ``speech_stopped`` (``item_id``: the caller's item); ``transcript_delta``
+  and ``transcript`` (``role``, ``item_id``, ``delta``/``text``); ``tool_start``
+  (``call_id``, ``name``, ``arguments``) and ``tool_end`` (``output``, ``error``);
+  ``response_start`` and ``response_end``; ``interrupted`` (``item_id``, ``played_ms``,
+  ``truncated_ms``, ``deleted``); ``turn`` once a turn with audio is over (its answer
+  heard, or cut): ``turn`` (1 for the first), ``item_id`` (the caller's item its
+  ``speech_stopped`` named; null for a typed turn) and ``latency_ms`` (from the turn's
+  beginning to the answer's first sample played, as the page's reports place it; else
+  to its first audio received). It may come after the next turn's ``speech_stopped``
+  (a barge-in): match it by ``item_id``. ``error`` (``code``, ``message``); ``closed``
+  (``reason``) just before the end.
 
 Close codes: 1000 the end; 1001 the server shuts down; 1008 a policy (token, hello,
 rate limit); 1009 a frame too big; 1011 the upstream failed; 1013 try again later.
@@ -56,7 +61,8 @@ from realtime_agent.protocol import events as app
 from realtime_agent.runtime.session import RealtimeSession, connect
 from realtime_agent.web.app import Kind, Refused, WebContext
 from realtime_agent.web.auth import RateLimit, TokenError, verify_token
-from realtime_agent.web.calls import Policy, TurnClock, close_quietly, json_object
+from realtime_agent.web.calls import Policy, close_quietly, json_object, remaining_events
+from realtime_agent.web.metrics import turn_latency_ms
 
 __all__ = ["Outbox", "PlaybackEpochs", "relay"]
 
@@ -165,7 +171,6 @@ class BrowserCall:
         self._last: str | None = None  # the ``closed`` message: the writer's last
         self._ended = asyncio.Event()
         self._done = asyncio.Event()
-        self._turn = TurnClock()
         self._control = RateLimit(self.settings.control_rate, 4 * self.settings.control_rate)
         self._audio: RateLimit | None = None
 
@@ -173,10 +178,6 @@ class BrowserCall:
         return f"<BrowserCall subject={self.subject!r}>"
 
     def _audio_out(self, pcm: bytes) -> None:
-        latency = self._turn.audio_out()
-        if latency is not None:
-            self.web.metrics.turn_latency.labels("browser").observe(latency)
-            self.outbox.control({"type": "turn", "latency_ms": round(latency * 1000)})
         self.outbox.audio(pcm)
 
     def _clear(self) -> None:
@@ -278,6 +279,7 @@ class BrowserCall:
                 for task in tasks[:2]:
                     task.cancel()
                 await session.close()
+                await self._last_events(session)
                 with contextlib.suppress(TimeoutError):  # the page gets the ``closed`` message
                     await asyncio.wait_for(tasks[2], 1.0)
         finally:
@@ -348,6 +350,13 @@ class BrowserCall:
         else:
             raise Policy(f"unknown message type {str(kind)[:40]!r}")
 
+    async def _last_events(self, session: RealtimeSession) -> None:
+        """What the session said as it closed, once ``_events`` had stopped: counted and
+        passed to the hook (the page is told no more: ``closed`` went out already)."""
+        async for event in remaining_events(session):
+            self.web.metrics.count("browser", event)
+            self.web.notify(self, event)
+
     async def _events(self, session: RealtimeSession) -> None:
         metrics = self.web.metrics
         send = self.outbox.control
@@ -357,9 +366,19 @@ class BrowserCall:
             match event:
                 case app.SpeechStarted():
                     send({"type": "speech_started"})
-                case app.SpeechStopped():
-                    self._turn.speech_stopped()
-                    send({"type": "speech_stopped"})
+                case app.SpeechStopped(item_id=item_id):
+                    send({"type": "speech_stopped", "item_id": item_id})
+                case app.TurnMetrics(turn=number, item_id=item_id):
+                    latency = turn_latency_ms(event)
+                    if latency is not None:
+                        send(
+                            {
+                                "type": "turn",
+                                "turn": number,
+                                "item_id": item_id,
+                                "latency_ms": round(latency),
+                            }
+                        )
                 case app.TranscriptDelta(item_id=item_id, role=role, delta=delta):
                     send(
                         {

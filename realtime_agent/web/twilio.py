@@ -71,7 +71,13 @@ from realtime_agent.runtime.agent import Agent
 from realtime_agent.runtime.session import RealtimeSession, connect
 from realtime_agent.web.app import Kind, Refused, WebContext
 from realtime_agent.web.auth import RateLimit, verify_twilio_signature
-from realtime_agent.web.calls import DtmfPressed, Policy, TurnClock, close_quietly, json_object
+from realtime_agent.web.calls import (
+    DtmfPressed,
+    Policy,
+    close_quietly,
+    json_object,
+    remaining_events,
+)
 from realtime_agent.web.marks import MAX_PENDING, MarkBook
 
 __all__ = ["PhoneCall", "phone_agent", "twilio_stream", "twilio_voice", "twiml"]
@@ -307,7 +313,6 @@ class PhoneCall:
         self._ending: tuple[str, int] | None = None
         self._ended = asyncio.Event()
         self._finished = asyncio.Event()
-        self._turn = TurnClock()
 
     def __repr__(self) -> str:
         return f"<PhoneCall {self.start.call_sid or self.start.stream_sid}>"
@@ -315,9 +320,6 @@ class PhoneCall:
     # -- the sink's side: what the playout writes, and the barge-in -------------------
 
     def _audio_out(self, audio: bytes) -> None:
-        latency = self._turn.audio_out()
-        if latency is not None:
-            self.web.metrics.turn_latency.labels("phone").observe(latency)
         put = self.outbox.put
         media, mark = self._media, self._mark
         for frame in self.marks.send(audio):
@@ -393,6 +395,10 @@ class PhoneCall:
                 for task in tasks:
                     task.cancel()
                 await session.close()
+                # What it said as it closed (the last turn's metrics, the summary).
+                async for event in remaining_events(session):
+                    web.metrics.count("phone", event)
+                    web.notify(self, event)
         finally:
             await session.close()
         reason, _ = self._ending or ("the call ended", 1000)
@@ -499,8 +505,6 @@ class PhoneCall:
             metrics.count("phone", event)
             self.web.notify(self, event)
             match event:
-                case app.SpeechStopped():
-                    self._turn.speech_stopped()
                 case app.AudioInterrupted(played_ms=played, truncated_ms=cut, deleted=deleted):
                     log.debug(
                         "twilio: barge-in: heard %d ms, %s",

@@ -237,9 +237,11 @@ async def test_a_spoken_turn_with_a_tool_call(
         assert seen["clears"] == 0 and seen["interruptions"] == []
         assert f"Here is what I found: city {city}" in await page.inner_text("#log")
         # A turn's latency on the page (speech_stopped -> first sample played) and the
-        # server's own figure, both shown.
-        turn = seen["turns"][0]
-        assert turn["heard_ms"] > 0 and turn["server_ms"] > 0
+        # server's own figure, both shown. The server's comes once the turn is over (its
+        # answer heard to the end), paired with the turn by the caller's item.
+        seen = await wait_until(page, "window.voiceStats.turns.at(-1).server_ms !== null")
+        turn = seen["turns"][-1]
+        assert turn["item_id"] and turn["heard_ms"] > 0 and turn["server_ms"] > 0
         latency = await page.inner_text("#latency")
         assert f"{turn['heard_ms']} ms to the first sound" in latency
         assert f"server: {turn['server_ms']} ms" in latency

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
-import urllib.request
 
 import numpy as np
 import pytest
@@ -17,24 +15,11 @@ from websockets.typing import Origin
 from realtime_agent.protocol import events as app
 from realtime_agent.web import WebSettings, mint_token
 from tests.speech import REAL, spoken
-from tests.web.conftest import WebFactory
+from tests.web.conftest import Hook, WebFactory, get, heard_turns, scrape
 from tests.web.page_client import PageClient, page
 
 QUESTION = "What is the weather like in Paris today?"
 LONG = "Tell me about the museums and the gardens of Paris"
-
-
-async def get(url: str) -> tuple[int, str, str]:
-    """GET ``url`` (in a thread: urllib blocks); status, content type, body."""
-    return await asyncio.to_thread(_get, url)
-
-
-def _get(url: str) -> tuple[int, str, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.headers["content-type"], response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers["content-type"], error.read().decode()
 
 
 async def test_health_and_metrics(serve_web: WebFactory) -> None:
@@ -46,6 +31,14 @@ async def test_health_and_metrics(serve_web: WebFactory) -> None:
         assert status == 200 and kind.startswith("text/plain")
         assert 'realtime_agent_active_sessions{kind="browser"} 0.0' in body
         assert "realtime_agent_turn_latency_seconds_bucket" in body
+        for series in (  # every series from the start, at 0
+            'realtime_agent_tool_seconds_count{kind="browser"} 0.0',
+            'realtime_agent_truncate_seconds_count{kind="phone"} 0.0',
+            'realtime_agent_playout_underruns_total{kind="browser"} 0.0',
+            'realtime_agent_dropped_events_total{kind="phone"} 0.0',
+            'realtime_agent_loop_lag_seconds_count{kind="browser"} 0.0',
+        ):
+            assert series in body
 
 
 async def test_a_spoken_turn_with_a_tool_call(serve_web: WebFactory) -> None:
@@ -88,34 +81,98 @@ async def test_a_spoken_turn_with_a_tool_call(serve_web: WebFactory) -> None:
     assert isinstance(seen[-1][1], app.Closed)
 
 
+async def test_the_metrics_come_from_the_session_s_telemetry(serve_web: WebFactory) -> None:
+    """/metrics over the socket: a turn with a tool call, then the call's summary."""
+    hook = Hook()
+    async with serve_web(WebSettings(insecure=True), on_event=hook) as running:
+        before = await scrape(running, "browser")
+        assert before["realtime_agent_loop_lag_seconds_count"] == 0
+        async with page(running.ws + "/relay") as client:
+            await client.hello()
+            await client.wait_for("ready")
+            await client.send_audio(spoken(QUESTION), realtime=False)
+            await client.wait_for("tool_end")
+            # The turn is over once its answer was heard: its metrics were counted first.
+            turn = await client.wait_for("turn")
+            during = await scrape(running, "browser")
+            (metrics,) = hook.of(app.TurnMetrics)
+            assert (turn["turn"], turn["item_id"]) == (metrics.turn, metrics.item_id)
+            stopped = client.of("speech_stopped")
+            assert metrics.item_id is not None
+            assert metrics.item_id in [m["item_id"] for m in stopped]
+            latency = metrics.first_heard_ms
+            assert latency is not None and turn["latency_ms"] == round(latency)
+            assert [t.name for t in metrics.tools] == ["get_weather"]
+            assert during["realtime_agent_tool_seconds_count"] == 1
+            assert during["realtime_agent_tool_seconds_sum"] == pytest.approx(
+                metrics.tools[0].ms / 1000
+            )
+            assert during["realtime_agent_turn_latency_seconds_count"] == (
+                before["realtime_agent_turn_latency_seconds_count"] + heard_turns(hook)
+            )
+            assert during["realtime_agent_turn_latency_seconds_sum"] == pytest.approx(
+                latency / 1000
+            )
+            assert during["realtime_agent_truncate_seconds_count"] == 0  # no barge-in
+            assert during["realtime_agent_loop_lag_seconds_count"] == 0  # the call goes on
+        # The page went away: the session's summary, just before its Closed, was counted.
+        await hook.wait_closed()
+        after = await scrape(running, "browser")
+        (summary,) = hook.of(app.SessionSummary)
+        assert isinstance(hook.events[-1], app.Closed)
+        assert hook.events.index(summary) == len(hook.events) - 2
+        assert after["realtime_agent_loop_lag_seconds_count"] == 1
+        assert after["realtime_agent_loop_lag_seconds_sum"] == pytest.approx(
+            summary.loop_lag_max_ms / 1000
+        )
+        assert after["realtime_agent_dropped_events_total"] == summary.dropped_events
+        assert after["realtime_agent_playout_underruns_total"] == summary.underruns
+        assert summary.turns == len(hook.of(app.TurnMetrics))
+        assert after["realtime_agent_turn_latency_seconds_count"] == heard_turns(hook)
+
+
 @pytest.mark.parametrize("report_ms", [10.0, 40.0])
 async def test_a_barge_in_truncates_at_what_the_page_played(
     serve_web: WebFactory, report_ms: float
 ) -> None:
     settings = WebSettings(insecure=True, pacing="realtime")
-    async with serve_web(settings) as running, page(running.ws + "/relay") as client:
-        client.report_ms = report_ms
-        await client.hello()
-        await client.wait_for("ready")
-        await client.send_audio(spoken(LONG), realtime=False)
-        await client.wait_for("response_start")
-        # Barge in once the page has played a second and a half of the answer.
-        async with client._arrived:
-            await client._arrived.wait_for(lambda: client.player.played >= 36000)
-        await client.send_audio(spoken("stop please", lead_ms=0), realtime=True)
-        clear = await client.wait_for("clear")
-        assert clear["epoch"] == 1
-        cut = await client.wait_for("interrupted")
-        # The cut is at a position the page reported (the last one to reach the relay:
-        # one may still have been on its way), and never past the last one sent.
-        reported_ms = {samples * 1000 // 24000 for epoch, samples in client.reported if epoch == 0}
-        assert cut["played_ms"] in reported_ms
-        heard_ms = client.reported_at_clear[0] * 1000 / 24000
-        assert 0 <= heard_ms - cut["played_ms"] <= 3 * report_ms
-        assert cut["truncated_ms"] == cut["played_ms"]
-        # What the page really heard is at most one report period past what it reported.
-        really = client.heard_at_clear[0] * 1000 / 24000
-        assert 0 <= really - cut["played_ms"] <= report_ms + 25
+    hook = Hook()
+    async with serve_web(settings, on_event=hook) as running:
+        async with page(running.ws + "/relay") as client:
+            client.report_ms = report_ms
+            await client.hello()
+            await client.wait_for("ready")
+            await client.send_audio(spoken(LONG), realtime=False)
+            await client.wait_for("response_start")
+            # Barge in once the page has played a second and a half of the answer.
+            async with client._arrived:
+                await client._arrived.wait_for(lambda: client.player.played >= 36000)
+            await client.send_audio(spoken("stop please", lead_ms=0), realtime=True)
+            clear = await client.wait_for("clear")
+            assert clear["epoch"] == 1
+            cut = await client.wait_for("interrupted")
+            # The cut is at a position the page reported (the last one to reach the relay:
+            # one may still have been on its way), and never past the last one sent.
+            reported_ms = {
+                samples * 1000 // 24000 for epoch, samples in client.reported if epoch == 0
+            }
+            assert cut["played_ms"] in reported_ms
+            heard_ms = client.reported_at_clear[0] * 1000 / 24000
+            assert 0 <= heard_ms - cut["played_ms"] <= 3 * report_ms
+            assert cut["truncated_ms"] == cut["played_ms"]
+            # What the page really heard is at most one report period past what it reported.
+            really = client.heard_at_clear[0] * 1000 / 24000
+            assert 0 <= really - cut["played_ms"] <= report_ms + 25
+            # The turn the barge-in began has begun (the caller stopped speaking): the page
+            # leaves, the session reports it, with how fast its truncate went out.
+            await client.wait_for("speech_stopped", count=2)
+        await hook.wait_closed()
+        timed = [m.barge_in_ms for m in hook.of(app.TurnMetrics) if m.barge_in_ms is not None]
+        assert len(timed) == 1 and 0 < timed[0] < 500
+        assert [m.interrupted for m in hook.of(app.TurnMetrics)][:1] == [True]
+        metrics = await scrape(running, "browser")
+        assert metrics["realtime_agent_truncate_seconds_count"] == 1
+        assert metrics["realtime_agent_truncate_seconds_sum"] == pytest.approx(timed[0] / 1000)
 
 
 async def test_a_token_is_required_and_checked(

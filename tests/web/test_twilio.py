@@ -33,7 +33,7 @@ from realtime_agent.web.app import Call
 from realtime_agent.web.auth import twilio_signature
 from realtime_agent.web.twilio import PhoneCall
 from tests.speech import REAL, spoken
-from tests.web.conftest import RunningWeb, WebFactory
+from tests.web.conftest import Hook, RunningWeb, WebFactory, heard_turns, scrape
 from tests.web.twilio_client import TwilioCall, twilio_call
 
 TOKEN = "twilio-auth-token-for-tests"
@@ -135,9 +135,10 @@ def _post(url: str, params: dict[str, str], headers: dict[str, str]) -> tuple[in
 
 async def test_a_call_with_a_tool(serve_web: WebFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    hook = Hook()
     async with (
         upstream(Pacing.realtime()) as server,
-        serve_web(WebSettings(), **web_options(server)) as running,
+        serve_web(WebSettings(), on_event=hook, **web_options(server)) as running,
         twilio_call(stream_url(running), signature=signed_stream(running), speed=1.5) as call,
     ):
         await call.say(await ulaw(QUESTION))
@@ -164,7 +165,31 @@ async def test_a_call_with_a_tool(serve_web: WebFactory, monkeypatch: pytest.Mon
         assert "Paris" in outputs[0].output and "clear" in outputs[0].output
         check_frames(call)
         assert metric(running, "realtime_agent_active_sessions") == 1
-        assert metric(running, "realtime_agent_turn_latency_seconds_count") >= 1
+        # The turn is over once Twilio echoed the answer's last mark: its metrics come then.
+        await call.wait_until(lambda: hook.of(app.TurnMetrics))
+        during = await scrape(running, "phone")
+        (turn,) = hook.of(app.TurnMetrics)
+        assert turn.first_heard_ms is not None and [t.name for t in turn.tools] == ["get_weather"]
+        assert during["realtime_agent_turn_latency_seconds_count"] == heard_turns(hook) == 1
+        assert during["realtime_agent_turn_latency_seconds_sum"] == pytest.approx(
+            turn.first_heard_ms / 1000
+        )
+        assert during["realtime_agent_tool_seconds_count"] == 1
+        assert during["realtime_agent_tool_seconds_sum"] == pytest.approx(turn.tools[0].ms / 1000)
+        assert during["realtime_agent_loop_lag_seconds_count"] == 0
+        # The caller hangs up: the session's summary was counted before the stream closed.
+        call.stop()
+        assert await call.wait_closed() == 1000
+        after = await scrape(running, "phone")
+        (summary,) = hook.of(app.SessionSummary)
+        assert isinstance(hook.events[-1], app.Closed)
+        assert after["realtime_agent_loop_lag_seconds_count"] == 1
+        assert after["realtime_agent_loop_lag_seconds_sum"] == pytest.approx(
+            summary.loop_lag_max_ms / 1000
+        )
+        assert after["realtime_agent_dropped_events_total"] == summary.dropped_events
+        assert after["realtime_agent_playout_underruns_total"] == summary.underruns
+        assert after["realtime_agent_turn_latency_seconds_count"] == heard_turns(hook)
 
 
 def segment_start(call: TwilioCall, k: int) -> int:

@@ -28,7 +28,8 @@ const stats = (window.voiceStats = {
   upstream: null, // what the relay talks to (from `ready`)
   transcripts: [], // final transcripts: {role, item_id, text}
   tools: [], // {call_id, name, arguments, output, error, done}
-  turns: [], // {heard_ms, server_ms}: speech_stopped -> first sample played; the server's figure
+  turns: [], // {item_id, heard_ms, server_ms}: speech_stopped -> first sample played; the
+  //            server's figure (its `turn` message, once the turn is over: matched by item_id)
   responses: [], // {response_id, epoch, at, status}: at = samples received in the epoch before it
   errors: [], // the `error` messages: {code, message}
   sent: [], // the last played reports sent in the current epoch (samples)
@@ -86,7 +87,7 @@ function showLatency(turn) {
   const parts = [];
   if (turn.heard_ms !== null) parts.push(`${turn.heard_ms} ms to the first sound`);
   if (turn.server_ms !== null) parts.push(`server: ${turn.server_ms} ms`);
-  $("latency").textContent = `Turn ${stats.turns.length}: ${parts.join(", ")}`;
+  $("latency").textContent = `Turn ${stats.turns.indexOf(turn) + 1}: ${parts.join(", ")}`;
 }
 
 // -- starting: the microphone, the two audio contexts, the socket ---------------------
@@ -297,17 +298,22 @@ function handle(message) {
       setStatus("Hearing you...");
       break;
     case "speech_stopped":
-      call.turn = { heard_ms: null, server_ms: null };
+      call.turn = { item_id: message.item_id, heard_ms: null, server_ms: null };
       call.stoppedAt = performance.now();
       stats.turns.push(call.turn);
       setStatus("Thinking...");
       break;
-    case "turn":
-      if (call.turn && call.turn.server_ms === null) {
-        call.turn.server_ms = message.latency_ms;
-        showLatency(call.turn);
+    case "turn": {
+      // It comes once the turn is over, possibly after the next one began (a barge-in):
+      // the turn it is of is the one whose speech_stopped named its item. (A typed turn,
+      // item_id null, has no speech_stopped: no entry.) Shown if it is still the latest.
+      const turn = message.item_id && stats.turns.find((t) => t.item_id === message.item_id);
+      if (turn && turn.server_ms === null) {
+        turn.server_ms = message.latency_ms;
+        if (turn === call.turn) showLatency(turn);
       }
       break;
+    }
     case "response_start":
       stats.responses.push({ response_id: message.response_id, epoch: call.pendingEpoch, at: call.received });
       break;
