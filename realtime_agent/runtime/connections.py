@@ -346,7 +346,8 @@ class Connections:
             partial=core.partial_text,
             audio=self.turn_audio,
         )
-        core.partial_text.clear()
+        # The partial texts stay (bounded by the core) until the new server reports the
+        # items replayed with them: a connection that dies first is seeded the same way.
         events: list[ClientEvent] = [SessionUpdate(session=session.agent.session_config())]
         events += replay.events
         audio = self.tape.take() if self.tape.speaking else b""

@@ -237,3 +237,52 @@ async def test_a_conversation_longer_than_the_urgent_limit_is_replayed_whole() -
         if isinstance(item, MessageItem) and item.role == "user"
     ]
     assert said == [f"note {n}" for n in range(count)] + ["that is all"]
+
+
+async def test_a_drop_during_the_reconnect_is_retried_and_the_conversation_arrives_once() -> None:
+    def plan(connection: int) -> list[faults.Fault]:
+        if connection == 0:  # mid-answer
+            return [faults.drop(at_event="response.output_audio.delta", occurrence=3)]
+        if connection == 1:  # the new connection dies as its configuration is confirmed
+            return [faults.drop(at_event="session.updated")]
+        return []
+
+    async with LocalRealtimeServer(
+        responder=lambda: ScriptedResponder([ANSWER]), faults=plan
+    ) as server:
+        async with connect(
+            Agent(instructions="Count."), url=server.url, reconnect=FAST, audio_out=InstantSink()
+        ) as session:
+            await session.send_text("count for me")
+            events = await collect_until(session, app.AgentEnd)
+    assert [r.attempt for r in of(events, app.Reconnecting)] == [1, 2]
+    assert of(events, app.AgentEnd)[0].status == "completed" and not of(events, app.Closed)
+    assert len(server.sessions) == 3
+    items = server.sessions[2].conversation.items()
+    roles = [(type(i).__name__, getattr(i, "role", None)) for i in items]
+    # The question, the answer as far as it came, the answer: each once.
+    assert roles == [
+        ("MessageItem", "user"),
+        ("MessageItem", "assistant"),
+        ("MessageItem", "assistant"),
+    ]
+    assert len({i.id for i in items}) == 3
+
+
+async def test_drops_until_the_deadline_end_the_session_before_the_attempts_run_out() -> None:
+    async def drops(peer: Peer) -> None:
+        await peer.expect("session.update")
+        peer.ws.transport.abort()
+
+    policy = ReconnectPolicy(
+        attempts=1000, initial_delay=0.02, max_delay=0.02, jitter=0.0, deadline=0.2
+    )
+    async with HostileServer(drops) as server:
+        async with connect(Agent(), url=server.url, reconnect=policy) as session:
+            events = await collect_until(session, app.Closed)
+    attempts = [e.attempt for e in of(events, app.Reconnecting)]
+    assert 1 <= len(attempts) <= 0.2 / 0.02 + 1  # the deadline, long before 1000 attempts
+    assert attempts == list(range(1, len(attempts) + 1))
+    closed = events[-1]
+    assert isinstance(closed, app.Closed) and isinstance(closed.error, ConnectionLost)
+    assert len(server.peers) == len(attempts) + 1

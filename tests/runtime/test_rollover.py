@@ -179,3 +179,21 @@ async def test_an_application_that_asks_again_the_moment_an_answer_ends_still_ro
         ("user", "two"),
         ("assistant", answers[1]),
     ]
+
+
+async def test_a_rollover_before_the_cap_leaves_no_1001_to_see() -> None:
+    responder = ScriptedResponder(["First answer.", "Second answer."])
+    cap = [faults.expire(after_seconds=5.0)]  # each connection's "60 minutes"
+    async with LocalRealtimeServer(responder=responder, faults=lambda n: cap) as server:
+        async with connect(
+            Agent(), url=server.url, audio_out=InstantSink(), rollover_after=0.2
+        ) as session:
+            await session.send_text("one")
+            events = await collect_until(session, app.AgentEnd)
+            events += await collect_until(session, app.RolledOver)
+            await session.send_text("two")
+            events += await collect_until(session, app.AgentEnd)
+            assert session.rollovers >= 1 and session.reconnects == 0
+    assert not [e for e in events if isinstance(e, app.Reconnecting | app.ErrorRaised)]
+    said = [t.text for t in events if isinstance(t, app.Transcript) and t.role == "assistant"]
+    assert said == ["First answer.", "Second answer."]
