@@ -7,6 +7,9 @@ One Starlette application (:func:`create_app`), served by uvicorn
   its protocol);
 * ``POST /twilio/voice``: the TwiML webhook; ``WS /twilio/stream``: Twilio Media Streams
   (:mod:`.twilio`);
+* ``POST /v1/chat/completions``: spoken or written Chat Completions as OpenAI's API
+  answers them (:mod:`.chat`); ``POST /audio/chat/completions``: Agora's
+  audio-modalities format (:mod:`.agora`);
 * ``GET /healthz`` (503 while draining) and ``GET /metrics`` (Prometheus).
 
 Needs the ``web`` extra: ``pip install 'realtime-agent[web]'``.

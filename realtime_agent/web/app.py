@@ -13,7 +13,7 @@ import contextlib
 import importlib.resources
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from starlette.applications import Starlette
@@ -26,15 +26,17 @@ from realtime_agent.protocol import events as app
 from realtime_agent.redact import Secret
 from realtime_agent.runtime.agent import Agent
 from realtime_agent.runtime.transport import Endpoint
+from realtime_agent.server.chat import ChatStandIn
 from realtime_agent.web.auth import Origins
 from realtime_agent.web.metrics import CONTENT_TYPE_LATEST, Metrics
 from realtime_agent.web.settings import WebSettings, load_agent
 
 if TYPE_CHECKING:
     from realtime_agent.runtime.session import RealtimeSession
+    from realtime_agent.web.agora import AudioSource
     from realtime_agent.web.calls import DtmfPressed, EventHook
 
-__all__ = ["Call", "Kind", "Refused", "WebContext", "create_app"]
+__all__ = ["Call", "Kind", "Refused", "Stream", "WebContext", "create_app"]
 
 log = logging.getLogger("realtime_agent.web")
 
@@ -54,12 +56,31 @@ class Call(Protocol):
 
 
 class Refused(Exception):
-    """A new call cannot start now (draining, or at capacity); ``code`` is the close code."""
+    """A new call or stream cannot start now (draining, or at capacity); ``code`` is the
+    WebSocket close code (a stream's: the HTTP status)."""
 
     def __init__(self, reason: str, code: int = 1013) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
+
+
+class Stream:
+    """A streamed HTTP answer in progress (``POST /v1/chat/completions`` with ``stream``,
+    ``POST /audio/chat/completions``), as :meth:`WebContext.streaming` registers it.
+
+    Its generator checks :attr:`stopped` between chunks: the drain sets it once the
+    deadline has passed, and the answer ends there (a client that goes away instead
+    cancels the generator, which stops at once).
+    """
+
+    __slots__ = ("audio_s", "route", "stopped")
+
+    def __init__(self, route: str) -> None:
+        self.route = route
+        self.stopped = False
+        self.audio_s = 0.0
+        """Seconds of audio sent so far (counted in ``/metrics`` when the stream ends)."""
 
 
 class WebContext:
@@ -72,15 +93,22 @@ class WebContext:
         agent: Agent | None = None,
         endpoint_factory: Callable[[], Endpoint] | None = None,
         on_event: EventHook | None = None,
+        audio_source: AudioSource | None = None,
     ) -> None:
         self.settings = settings
         self.on_event = on_event
+        self.audio_source = audio_source
+        """Where ``POST /audio/chat/completions`` takes its answers (None: the settings')."""
         self.agent = agent if agent is not None else load_agent(settings.agent)
         self.metrics = Metrics()
         self.origins = Origins(settings.allowed_origins)
         self.secret: Secret | None = settings.secret()
         self.twilio_auth_token: Secret | None = settings.twilio_auth_token()
+        self.http_key: Secret | None = settings.http_key()
+        self.chat = ChatStandIn()
+        """The stand-in model behind the HTTP audio endpoints (speech made at first use)."""
         self.calls: set[Call] = set()
+        self.streams: set[Stream] = set()
         self.draining = False
         self.upstream_description = "not started"
         self._endpoint_factory = endpoint_factory
@@ -175,8 +203,33 @@ class WebContext:
             if call not in self._told_closed:
                 self.notify(call, app.Closed(reason))
             self._told_closed.discard(call)
-        if not self.calls:
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        if not self.calls and not self.streams:
             self._idle.set()
+
+    @contextlib.contextmanager
+    def streaming(self, route: str) -> Iterator[Stream]:
+        """Register a streamed HTTP answer for as long as the block runs: counted in
+        ``/metrics``, waited for by the drain. Raises :class:`Refused` while draining."""
+        if self.draining:
+            raise Refused("the server is shutting down: try again", 503)
+        stream = Stream(route)
+        self.streams.add(stream)
+        self._idle.clear()
+        self.metrics.active_streams.labels(route).inc()
+        try:
+            yield stream
+        finally:
+            self.streams.discard(stream)
+            self.metrics.active_streams.labels(route).dec()
+            self.metrics.http_audio_seconds.labels(route).inc(stream.audio_s)
+            self._check_idle()
+
+    async def idle(self) -> None:
+        """Wait until no call and no stream is live."""
+        await self._idle.wait()
 
     async def drain(self, deadline: float | None = None) -> int:
         """Refuse new calls, let live ones finish for up to ``deadline`` seconds (default:
@@ -190,10 +243,13 @@ class WebContext:
         except TimeoutError:
             pass
         left = list(self.calls)
+        streams = list(self.streams)
+        for stream in streams:
+            stream.stopped = True
         await asyncio.gather(
             *(call.close("the server is shutting down") for call in left), return_exceptions=True
         )
-        return len(left)
+        return len(left) + len(streams)
 
 
 def _static() -> str:
@@ -225,6 +281,7 @@ def create_app(
     agent: Agent | None = None,
     endpoint_factory: Callable[[], Endpoint] | None = None,
     on_event: EventHook | None = None,
+    audio_source: AudioSource | None = None,
 ) -> Starlette:
     """The web application (ASGI): serve it with uvicorn or any ASGI server.
 
@@ -232,13 +289,23 @@ def create_app(
     an :class:`~realtime_agent.runtime.transport.Endpoint` per call) overrides
     ``settings.upstream``, for Azure or anything else the settings cannot name;
     ``on_event`` sees every event of every call, and the phone's keypad digits
-    (:data:`~realtime_agent.web.calls.EventHook`).
+    (:data:`~realtime_agent.web.calls.EventHook`); ``audio_source`` gives the answers of
+    ``POST /audio/chat/completions`` (:class:`~realtime_agent.web.agora.AudioSource`),
+    overriding ``settings.audio_dir`` and the stand-in model.
     """
+    from realtime_agent.web.agora import audio_chat_completions
+    from realtime_agent.web.chat import chat_completions
     from realtime_agent.web.relay import relay
     from realtime_agent.web.twilio import twilio_stream, twilio_voice
 
     settings = settings or WebSettings()
-    web = WebContext(settings, agent=agent, endpoint_factory=endpoint_factory, on_event=on_event)
+    web = WebContext(
+        settings,
+        agent=agent,
+        endpoint_factory=endpoint_factory,
+        on_event=on_event,
+        audio_source=audio_source,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -253,6 +320,8 @@ def create_app(
         WebSocketRoute("/relay", relay),
         Route("/twilio/voice", twilio_voice, methods=["POST"]),
         WebSocketRoute("/twilio/stream", twilio_stream),
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/audio/chat/completions", audio_chat_completions, methods=["POST"]),
         Mount("/static", StaticFiles(directory=_static()), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -107,6 +107,34 @@ class Metrics:
             "realtime_agent_dtmf_digits", "Keypad digits the callers pressed", ["kind"], registry=r
         )
         self.dtmf_digits.labels("phone")
+        self.active_streams = Gauge(
+            "realtime_agent_active_http_streams",
+            "Streamed HTTP audio answers in progress, by route (chat, audio)",
+            ["route"],
+            registry=r,
+        )
+        self.http_requests = Counter(
+            "realtime_agent_http_requests",
+            "HTTP audio requests answered, by route (chat, audio) and status code",
+            ["route", "status"],
+            registry=r,
+        )
+        self.http_audio_seconds = Counter(
+            "realtime_agent_http_audio_seconds",
+            "Seconds of audio the HTTP audio endpoints sent, by route",
+            ["route"],
+            registry=r,
+        )
+        self.http_client_gone = Counter(
+            "realtime_agent_http_client_gone",
+            "Streamed HTTP audio answers whose client went away before their end, by route",
+            ["route"],
+            registry=r,
+        )
+        for route in ("chat", "audio"):
+            self.active_streams.labels(route)
+            self.http_client_gone.labels(route)
+            self.http_audio_seconds.labels(route)
         for kind in ("browser", "phone"):  # every series exists from the start, at 0
             self.active_sessions.labels(kind)
             self.sessions.labels(kind)

@@ -18,6 +18,9 @@ SECRET_ENV = "REALTIME_AGENT_WEB_SECRET"
 """The environment variable that holds the browser tokens' signing secret."""
 TWILIO_ENV = "TWILIO_AUTH_TOKEN"
 """The environment variable that holds the Twilio account's auth token."""
+HTTP_KEY_ENV = "REALTIME_AGENT_HTTP_KEY"
+"""The environment variable that holds the key the HTTP audio endpoints ask for
+(``Authorization: Bearer <key>``); unset: any bearer is taken."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,13 @@ class WebSettings:
         control_rate: control messages per second a client may send (bursts of 4x).
         drain_timeout: on SIGTERM, how long live calls may go on before they are closed.
         jitter_ms: the playout's start-up buffer for the far end (which buffers too).
-        pacing: the embedded local server's pacing (``"realtime"``, ``"instant"``).
+        pacing: the embedded local server's pacing (``"realtime"``, ``"instant"``), and
+            the HTTP audio endpoints' (their audio streams at this pace).
+        audio_dir: where ``POST /audio/chat/completions`` takes its answers from (see
+            :class:`~realtime_agent.web.agora.FileSource`); ``None``: the stand-in model
+            speaks its answer.
+        audio_sample_rate: the rate of that endpoint's pcm16 (Agora's default 16 kHz).
+        audio_chunk_ms: the duration of each of its audio chunks (Agora's default 40 ms).
     """
 
     agent: str | None = None
@@ -57,7 +66,20 @@ class WebSettings:
     drain_timeout: float = 30.0
     jitter_ms: float = 20.0
     pacing: str = "realtime"
+    audio_dir: str | None = None
+    audio_sample_rate: int = 16000
+    audio_chunk_ms: int = 40
     extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if not 8000 <= self.audio_sample_rate <= 48000:
+            raise ValueError(
+                f"audio_sample_rate (--audio-rate) is 8000-48000 Hz, not {self.audio_sample_rate}"
+            )
+        if not 10 <= self.audio_chunk_ms <= 1000:
+            raise ValueError(
+                f"audio_chunk_ms (--audio-chunk-ms) is 10-1000, not {self.audio_chunk_ms}"
+            )
 
     def secret(self) -> Secret | None:
         """The token secret (``REALTIME_AGENT_WEB_SECRET``), if set."""
@@ -67,6 +89,11 @@ class WebSettings:
     def twilio_auth_token(self) -> Secret | None:
         """The Twilio auth token (``TWILIO_AUTH_TOKEN``), if set."""
         value = os.environ.get(TWILIO_ENV)
+        return Secret(value) if value else None
+
+    def http_key(self) -> Secret | None:
+        """The HTTP audio endpoints' key (``REALTIME_AGENT_HTTP_KEY``), if set."""
+        value = os.environ.get(HTTP_KEY_ENV)
         return Secret(value) if value else None
 
 

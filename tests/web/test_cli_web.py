@@ -6,6 +6,8 @@ import asyncio
 import signal
 import sys
 
+import pytest
+
 from tests.web.page_client import page
 
 
@@ -113,3 +115,21 @@ async def test_web_with_two_workers_serves_on_one_port_and_drains_both() -> None
             await process.wait()
     assert process.returncode == 0
     assert b"Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (["--audio-rate", "5"], "--audio-rate"),
+        (["--audio-chunk-ms", "0"], "--audio-chunk-ms"),
+        (["--audio-dir", "/nonexistent-audio-dir"], "--audio-dir"),
+    ],
+)
+def test_web_with_bad_audio_options_is_one_clear_line(
+    option: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from realtime_agent.cli import main
+
+    assert main(["web", *option]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and said in err and "Traceback" not in err
