@@ -5,6 +5,7 @@
 ``realtime-agent serve``              run the local Realtime server until Ctrl-C
 ``realtime-agent demo``               a spoken conversation with a tool call (offline by default)
 ``realtime-agent devices``            the audio devices PortAudio sees, or why there are none
+``realtime-agent chat-audio PROMPT``  a spoken answer from Chat Completions into a WAV
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from realtime_agent._version import __version__
 from realtime_agent.errors import RemoteProtocolError
+from realtime_agent.http.client import DEFAULT_MODEL
 from realtime_agent.schema import codec, jsonschema
 from realtime_agent.schema.beta import BETA_CLIENT_EVENT_TYPES
 from realtime_agent.schema.client import GA_CLIENT_EVENT_TYPES, GA_EXTRA_CLIENT_EVENT_TYPES
@@ -245,15 +247,23 @@ def _web(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    settings = WebSettings(
-        agent=args.agent,
-        upstream=args.upstream,
-        insecure=args.insecure,
-        allowed_origins=tuple(args.allow_origin or ()),
-        public_url=args.public_url,
-        drain_timeout=args.drain_timeout,
-    )
+    if args.audio_dir is not None and not os.path.isdir(args.audio_dir):
+        print(
+            f"realtime-agent web: --audio-dir {args.audio_dir}: no such directory", file=sys.stderr
+        )
+        return 2
     try:
+        settings = WebSettings(
+            agent=args.agent,
+            upstream=args.upstream,
+            insecure=args.insecure,
+            allowed_origins=tuple(args.allow_origin or ()),
+            public_url=args.public_url,
+            drain_timeout=args.drain_timeout,
+            audio_dir=args.audio_dir,
+            audio_sample_rate=args.audio_rate,
+            audio_chunk_ms=args.audio_chunk_ms,
+        )
         load_agent(settings.agent)  # a bad --agent is one line here, not in each worker
     except ValueError as exc:
         print(f"realtime-agent web: {exc}", file=sys.stderr)
@@ -342,6 +352,27 @@ def _devices(args: argparse.Namespace) -> int:
     for device in devices:
         print(device)
     return 0
+
+
+def _chat_audio(args: argparse.Namespace) -> int:
+    from realtime_agent.http.command import ChatAudioOptions, run_chat_audio
+
+    options = ChatAudioOptions(
+        prompt=args.prompt,
+        out=args.out,
+        voice=args.voice,
+        model=args.model,
+        system=args.system,
+        url=args.url,
+        sample_rate=args.sample_rate,
+        timeout=args.timeout,
+        fast=args.fast,
+    )
+    try:
+        return asyncio.run(run_chat_audio(options))
+    except KeyboardInterrupt:
+        print(f"realtime-agent chat-audio: interrupted ({args.out} has what came)", file=sys.stderr)
+        return 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -470,6 +501,27 @@ def _parser() -> argparse.ArgumentParser:
         default=30.0,
         help="on SIGTERM, seconds live calls may go on before they are closed (default 30)",
     )
+    web.add_argument(
+        "--audio-dir",
+        metavar="DIR",
+        default=None,
+        help="POST /audio/chat/completions answers with DIR/file.txt and DIR/file.pcm "
+        "(or file.wav); default: the stand-in model speaks",
+    )
+    web.add_argument(
+        "--audio-rate",
+        type=int,
+        default=16000,
+        metavar="HZ",
+        help="that endpoint's pcm16 sample rate (default 16000)",
+    )
+    web.add_argument(
+        "--audio-chunk-ms",
+        type=int,
+        default=40,
+        metavar="MS",
+        help="the duration of each of its audio chunks (default 40)",
+    )
     web.set_defaults(run=_web)
 
     demo = commands.add_parser(
@@ -501,6 +553,42 @@ def _parser() -> argparse.ArgumentParser:
 
     devices = commands.add_parser("devices", help="list audio devices, or say why there are none")
     devices.set_defaults(run=_devices)
+
+    chat_audio = commands.add_parser(
+        "chat-audio",
+        help="a spoken answer from Chat Completions into a WAV (offline without OPENAI_API_KEY)",
+        description="Stream a spoken answer (Chat Completions, modalities text and audio) into "
+        "a WAV file, printing its transcript. Asks --url if given, else OpenAI when "
+        "OPENAI_API_KEY is set, else the local stack in this process (offline).",
+    )
+    chat_audio.add_argument("prompt", help="what to ask")
+    chat_audio.add_argument(
+        "--out", type=Path, default=Path("reply.wav"), help="the WAV to write (default reply.wav)"
+    )
+    chat_audio.add_argument("--voice", default="alloy", help="the voice (default alloy)")
+    chat_audio.add_argument("--model", default=DEFAULT_MODEL, help=f"default {DEFAULT_MODEL}")
+    chat_audio.add_argument("--system", default=None, help="a system message first")
+    chat_audio.add_argument(
+        "--url",
+        default=None,
+        help="a Chat Completions endpoint, e.g. http://127.0.0.1:8000/v1/chat/completions or an "
+        "Agora-style .../audio/chat/completions (its key: OPENAI_API_KEY, else "
+        "REALTIME_AGENT_HTTP_KEY)",
+    )
+    chat_audio.add_argument(
+        "--sample-rate",
+        type=int,
+        default=None,
+        metavar="HZ",
+        help="the audio's rate (default 24000; 16000 for an .../audio/chat/completions URL)",
+    )
+    chat_audio.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for each step (default 60)"
+    )
+    chat_audio.add_argument(
+        "--fast", action="store_true", help="the local stack streams without real-time pacing"
+    )
+    chat_audio.set_defaults(run=_chat_audio)
     return parser
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import importlib.util
+import json
 import os
 import subprocess
 import sys
+import urllib.request
+import wave
 from pathlib import Path
 
 import pytest
@@ -63,3 +68,77 @@ def test_mic_demo_with_a_wav_source(tmp_path: Path) -> None:
         "transcript.jsonl",
         "user.wav",
     ]
+
+
+@pytest.mark.parametrize("from_files", [False, True], ids=["echo", "files"])
+def test_audio_modalities_server(tmp_path: Path, from_files: bool) -> None:
+    """The server answers the docstring's curl request once, then exits by itself."""
+    pytest.importorskip("uvicorn")
+    args = ["--port", "0", "--once", "--pacing", "instant"]
+    if from_files:
+        (tmp_path / "file.txt").write_text("Hello, I am Agora AI Assistant.\n", encoding="utf-8")
+        (tmp_path / "file.pcm").write_bytes(bytes(16000 * 2))  # one second of silence
+        args += ["--dir", str(tmp_path)]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "REALTIME_AGENT_HTTP_KEY")
+    }
+    body = {
+        "messages": [{"role": "user", "content": "Please generate an audio response"}],
+        "stream": True,
+        "modalities": ["text", "audio"],
+    }
+    with subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "audio_modalities_server.py"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as server:
+        try:
+            assert server.stdout is not None
+            url = server.stdout.readline().strip()  # listening already: the request waits
+            request = urllib.request.Request(
+                url,
+                data=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json", "Authorization": "Bearer any-api-key"},
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=60) as response:
+                lines = [line for line in response.read().decode().splitlines() if line]
+            _, err = server.communicate(timeout=60)
+        finally:
+            if server.poll() is None:  # it did not end by itself: the test fails
+                server.kill()
+    assert server.returncode == 0, err
+    assert "Traceback" not in err and "audio chat completion answered" in err
+    first, *chunks, last = [line.removeprefix("data: ") for line in lines]
+    assert last == "[DONE]"
+    transcript = json.loads(first)["choices"][0]["delta"]["audio"]["transcript"]
+    pieces = [
+        base64.b64decode(json.loads(c)["choices"][0]["delta"]["audio"]["data"]) for c in chunks
+    ]
+    assert {len(piece) for piece in pieces[:-1]} == {1280}  # 40 ms at 16 kHz
+    if from_files:
+        assert transcript == "Hello, I am Agora AI Assistant."
+        assert b"".join(pieces) == bytes(16000 * 2)
+    else:
+        assert transcript == "You said: Please generate an audio response"
+        assert len(b"".join(pieces)) > 16000  # half a second of speech at least
+
+
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(name) is None for name in ("httpx2", "starlette", "uvicorn")),
+    reason="needs the http and web extras",
+)
+def test_chat_audio_to_wav(tmp_path: Path) -> None:
+    story = tmp_path / "story.wav"
+    out = run("chat_audio_to_wav.py", "--out", str(story), "Tell me a 10 second story")
+    offline, transcript, wrote = out.splitlines()
+    assert offline.startswith("(no OPENAI_API_KEY: asking the local stack at http://127.0.0.1:")
+    assert transcript == "You said: Tell me a 10 second story"
+    with wave.open(str(story), "rb") as wav:
+        duration = wav.getnframes() / wav.getframerate()
+    assert duration > 1.0
+    assert wrote == f"wrote {story}: {duration:.2f} s of audio (stop)"
