@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c .ci/constraints.txt
 
-.PHONY: demo test lint bench schemas clean web
+.PHONY: demo test lint bench schemas clean web docs
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "realtime_agent needs Python 3.11 or newer; set PYTHON=python3.11 (or newer)")'
@@ -41,6 +41,14 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The documentation site (mkdocs.yml, docs/), built strict: a broken reference fails.
+$(VENV)/.installed-docs: $(VENV)/.installed
+	$(PIP) -e '.[docs]'
+	@touch $@
+
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: $(VENV)/.installed-dev
 	$(PIP) -e '.[bench]'
 	$(BIN)/python bench/session_cpu.py
@@ -55,4 +63,4 @@ schemas: $(VENV)/.installed
 	$(BIN)/realtime-agent schema export schemas
 
 clean:
-	rm -rf $(VENV) .venv-bench-agents build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-bench-agents build dist site .pytest_cache .mypy_cache .ruff_cache .hypothesis

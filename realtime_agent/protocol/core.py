@@ -15,11 +15,12 @@ right, and decides what to do about each event:
   calls of a response are answered and its ``response.done`` has arrived (not after a
   response the user interrupted: their next turn gets the answer).
 
-The runtime feeds it with :meth:`receive` (server events), :meth:`receive_tool_result`,
-:meth:`receive_playback` and :meth:`playout_stopped`, and carries out the actions it
-returns, in order. Everything the application may do goes through it too
-(:meth:`send`, :meth:`create_response`, :meth:`interrupt`), so that one object sees
-every event in order.
+The runtime feeds it with :meth:`~SessionCore.receive` (server events),
+:meth:`~SessionCore.receive_tool_result`, :meth:`~SessionCore.receive_playback` and
+:meth:`~SessionCore.playout_stopped`, and carries out the actions it returns, in order.
+Everything the application may do goes through it too (:meth:`~SessionCore.send`,
+:meth:`~SessionCore.create_response`, :meth:`~SessionCore.interrupt`), so that one
+object sees every event in order.
 """
 
 from __future__ import annotations
