@@ -240,21 +240,14 @@ class ChatStreamDecoder:
     def _audio(self, audio: object, where: str, raw: str, pieces: list[ChatAudioPiece]) -> None:
         if not isinstance(audio, dict):
             raise self._wrong(where, "an object", raw)
-        audio_id = audio.get("id")
+        audio_id = self._string(audio, "id", where, raw)
         if audio_id is not None:
-            if not isinstance(audio_id, str):
-                raise self._wrong(f"{where}.id", "a string", raw)
             self.audio_id = audio_id
-        transcript = audio.get("transcript")
-        if transcript is not None:
-            if not isinstance(transcript, str):
-                raise self._wrong(f"{where}.transcript", "a string", raw)
-            if transcript:
-                pieces.append(TranscriptPiece(transcript, self.audio_id))
-        data = audio.get("data")
+        transcript = self._string(audio, "transcript", where, raw)
+        if transcript:
+            pieces.append(TranscriptPiece(transcript, self.audio_id))
+        data = self._string(audio, "data", where, raw)
         if data is not None:
-            if not isinstance(data, str):
-                raise self._wrong(f"{where}.data", "a string", raw)
             if data:
                 try:
                     pcm = pybase64.b64decode(data, validate=True)
@@ -278,26 +271,18 @@ class ChatStreamDecoder:
         if not isinstance(index, int) or isinstance(index, bool):
             raise self._wrong(f"{where}.index", "an integer", raw)
         pending = self._calls.setdefault(index, _PendingCall())
-        call_id = call.get("id")
+        call_id = self._string(call, "id", where, raw)
         if call_id is not None:
-            if not isinstance(call_id, str):
-                raise self._wrong(f"{where}.id", "a string", raw)
             pending.id = call_id
         function = call.get("function")
         if function is None:
             return
         if not isinstance(function, dict):
             raise self._wrong(f"{where}.function", "an object", raw)
-        name = function.get("name")
+        name = self._string(function, "name", f"{where}.function", raw)
         if name is not None:
-            if not isinstance(name, str):
-                raise self._wrong(f"{where}.function.name", "a string", raw)
             pending.name = name
-        arguments = function.get("arguments")
-        if arguments is not None:
-            if not isinstance(arguments, str):
-                raise self._wrong(f"{where}.function.arguments", "a string", raw)
-            pending.arguments += arguments
+        pending.arguments += self._string(function, "arguments", f"{where}.function", raw) or ""
 
     def _index_of(self, call_id: object) -> int:
         for index, pending in self._calls.items():
@@ -321,6 +306,13 @@ class ChatStreamDecoder:
             calls.append(ToolCall(pending.id, pending.name, pending.arguments))
         self._calls.clear()
         return calls
+
+    def _string(self, holder: dict[str, Any], key: str, where: str, raw: str) -> str | None:
+        """``holder[key]``: a string, or None when it is absent or null."""
+        value = holder.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self._wrong(f"{where}.{key}", "a string", raw)
+        return value
 
     def _wrong(self, field: str, expected: str, raw: str) -> ChatAudioStreamError:
         return ChatAudioStreamError(

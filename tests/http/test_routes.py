@@ -23,21 +23,10 @@ from realtime_agent.http import (
 )
 from realtime_agent.web import WebSettings
 from realtime_agent.web.settings import HTTP_KEY_ENV
+from tests.web.conftest import WEATHER_TOOL as WEATHER
 from tests.web.conftest import RunningWeb, running_web
 
 KEY = "local-http-key-5f1c2a"
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,19 @@ from realtime_agent.protocol import events as app
 from realtime_agent.web import DtmfPressed, WebContext, WebSettings, create_app
 from realtime_agent.web.serve import DrainingServer, config
 
+WEATHER_TOOL = {  # a Chat Completions function tool the stand-in calls for the weather
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
 
 @dataclass
 class RunningWeb:

@@ -14,24 +14,12 @@ import pytest
 
 from realtime_agent.web import WebSettings
 from realtime_agent.web.settings import HTTP_KEY_ENV
-from tests.web.conftest import RunningWeb, WebFactory
+from tests.web.conftest import WEATHER_TOOL, RunningWeb, WebFactory
 
 httpx2 = pytest.importorskip("httpx2")
 
 SPOKEN = {"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "pcm16"}}
 HELLO = [{"role": "user", "content": "Hello, who are you?"}]
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 
 
 async def events(
