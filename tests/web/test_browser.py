@@ -212,7 +212,7 @@ async def test_a_spoken_turn_with_a_tool_call(
         await page.goto(running.http + "/#autostart")
 
         # The question, the tool call shown as it runs, its output, then the spoken answer.
-        seen = await wait_until(page, "window.voiceStats.tools.some(t => t.done)")
+        seen = at_tool = await wait_until(page, "window.voiceStats.tools.some(t => t.done)")
         assert seen["state"] == "talking" and seen["rate"] >= 8000
         assert sockets == [running.ws + "/relay"]  # no token, nothing else in the URL
         tool = seen["tools"][0]
@@ -234,7 +234,11 @@ async def test_a_spoken_turn_with_a_tool_call(
             " && window.voiceStats.played === window.voiceStats.received",
         )
         assert seen["played"] > first["played"] + RATE and seen["reports"] > first["reports"]
-        assert seen["clears"] == 0 and seen["interruptions"] == []
+        # Nothing of this answer was cut. (Before it, Chromium's capture path may have split
+        # the question in two turns, the second cutting the answer to the first: CI's cold
+        # runs did, twice. That is the VAD's reading of the voice, not what this checks.)
+        before = (at_tool["clears"], at_tool["interruptions"])
+        assert (seen["clears"], seen["interruptions"]) == before, seen["transcripts"]
         assert f"Here is what I found: city {city}" in await page.inner_text("#log")
         # A turn's latency on the page (speech_stopped -> first sample played) and the
         # server's own figure, both shown. The server's comes once the turn is over (its
