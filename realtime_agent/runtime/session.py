@@ -186,7 +186,8 @@ class RealtimeSession:
         jitter_ms: audio held before playback starts (and after an underrun).
         open_timeout: seconds to connect.
         close_timeout: the bound on ``close()``, whatever the tools do.
-        record: a directory (or a ``Recorder``) to record both sides to.
+        record: a directory (or a ``Recorder``) to record both sides to, on one timeline
+            (see :mod:`realtime_agent.runtime.recording`); it starts once connected.
         half_duplex: see :attr:`half_duplex`.
         transport: how to open the connection (default: websockets); any coroutine
             function taking ``(endpoint, *, open_timeout, close_timeout)`` and returning
@@ -228,7 +229,13 @@ class RealtimeSession:
         self.core = SessionCore(tool_names=[t.name for t in agent.tool_list], raw_events=raw_events)
         fmt = agent.output_format
         self.sink: AudioSink = audio_out or ClockSink(rate=fmt.rate, sample_width=fmt.sample_width)
-        self.playout = Playout(self.sink, jitter_ms=jitter_ms)
+        self.recorder = (
+            record if isinstance(record, Recorder) or record is None else Recorder(record)
+        )
+        """The recording tap, if recording is on (``record=`` a directory or a Recorder)."""
+        # The recording sees the playout: what is written to the sink, where it plays.
+        played_to = self.sink if self.recorder is None else self.recorder.tap(self.sink)
+        self.playout = Playout(played_to, jitter_ms=jitter_ms)
         self.audio_in = audio_in
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
@@ -260,10 +267,6 @@ class RealtimeSession:
         """With speakers and no echo cancellation: while the assistant is audible, input
         frames quieter than this level (dBFS, e.g. -25) are sent as silence, so that the
         assistant does not hear itself; louder speech still barges in."""
-        self.recorder = (
-            record if isinstance(record, Recorder) or record is None else Recorder(record)
-        )
-        """The recording tap, if recording is on (``record=`` a directory or a Recorder)."""
 
     def __repr__(self) -> str:
         state = "ended" if self._ended else "open" if self._supervisor else "new"
@@ -303,6 +306,9 @@ class RealtimeSession:
         if self._ended:  # close() came while it connected
             await self._transport.close()
             raise LocalProtocolError("the session was closed while it connected")
+        if self.recorder is not None:  # only now: a failed start leaves an old recording be
+            agent = self.agent
+            self.recorder.start(input_format=agent.input_format, output_format=agent.output_format)
         self._started_at = time.monotonic()
         self._execute(self.core.send(SessionUpdate(session=self.agent.session_config())))
         # The one task the session creates itself; it owns all the others.
@@ -662,8 +668,6 @@ class RealtimeSession:
                     self._emit(event)
                 case PlayAudio(item_id=item_id, content_index=index, audio=audio):
                     self.playout.push(item_id, index, audio)
-                    if self.recorder is not None:
-                        self.recorder.assistant_audio(audio)
                 case SendEvent(event=event):
                     self._urgent.append(event)
                     self._wake_writer.set()
