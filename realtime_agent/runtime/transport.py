@@ -414,7 +414,8 @@ class WebSocketTransport:
 async def open_transport(
     endpoint: Endpoint, *, open_timeout: float = 10.0, close_timeout: float = 2.0
 ) -> WebSocketTransport:
-    """Connect. Raises ConnectError (AuthenticationError for a refused key).
+    """Connect. Raises ConnectError (AuthenticationError for a refused key, or a key asked
+    for and none sent: the message says which).
 
     The error carries no trace of the key: not in its message, and no ``__context__``
     (websockets' exception holds the server's response, which may echo the key).
@@ -440,7 +441,12 @@ async def open_transport(
     except InvalidStatus as exc:
         status = exc.response.status_code
         kind = AuthenticationError if status in (401, 403) else ConnectError
-        what = "refused the key" if status in (401, 403) else "answered"
+        if status not in (401, 403):
+            what = "answered"
+        elif endpoint.key is None:
+            what = "asks for a key (none was sent)"
+        else:
+            what = "refused the key"
         failure = kind(f"{_where(endpoint)} {what}: HTTP {status}", status=status)
     except InvalidURI:
         failure = ConnectError(f"not a WebSocket URL: {_where(endpoint)}")
