@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import logging
 import socket
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pacing", choices=["realtime", "instant"], default="realtime")
     parser.add_argument("--once", action="store_true", help="answer one request, then exit")
     args = parser.parse_args(argv)
+    if args.dir is not None and not args.dir.is_dir():
+        sys.exit(f"audio_modalities_server.py: --dir {args.dir}: no such directory")
+    if not 0 <= args.port <= 65535:
+        sys.exit(f"audio_modalities_server.py: --port is 0-65535, not {args.port}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # one line per request
 
     source: AudioSource = FileSource(args.dir) if args.dir else EchoSource()
@@ -122,7 +127,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     app = create_app(settings, audio_source=source)
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, args.port))
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:  # in use, or no such address: one line
+        where = f"{args.host}:{args.port}"
+        sys.exit(f"audio_modalities_server.py: cannot listen on {where}: {exc.strerror or exc}")
     sock.listen(128)  # a request sent from now on waits in the backlog until uvicorn runs
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"http://{host}:{sock.getsockname()[1]}{PATH}", flush=True)

@@ -21,9 +21,10 @@ import argparse
 import asyncio
 import contextlib
 import os
+import sys
 from pathlib import Path
 
-from realtime_agent.http import stream_chat_audio, write_chat_audio
+from realtime_agent.http import ChatAudioError, stream_chat_audio, write_chat_audio
 
 
 async def main(prompt: str, out: Path, voice: str) -> None:
@@ -58,4 +59,9 @@ if __name__ == "__main__":
     parser.add_argument("--out", type=Path, default=Path("response_stream.wav"))
     parser.add_argument("--voice", default="alloy")
     args = parser.parse_args()
-    asyncio.run(main(args.prompt, args.out, args.voice))
+    try:
+        asyncio.run(main(args.prompt, args.out, args.voice))
+    except ChatAudioError as exc:  # refused, unreachable, cut off: the WAV keeps what came
+        sys.exit(f"chat_audio_to_wav.py: {exc}")  # one line on stderr, exit status 1
+    except OSError as exc:  # --out cannot be written
+        sys.exit(f"chat_audio_to_wav.py: cannot write {args.out}: {exc.strerror or exc}")

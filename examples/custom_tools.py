@@ -5,7 +5,11 @@ model), or against OpenAI when OPENAI_API_KEY is set. The question is typed, or 
 from a WAV file:
 
     python examples/custom_tools.py
+    realtime-agent sample question.wav    # the bundled spoken question, copied here
     python examples/custom_tools.py --in question.wav
+
+Any WAV of your own works too. A WAV that cannot be read, or a connection that fails,
+is one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import asyncio
 import datetime as dt
 import os
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +26,7 @@ from pydantic import BaseModel
 
 from realtime_agent import Agent, connect, events, tool
 from realtime_agent.audio.sources import WavSource
+from realtime_agent.errors import RealtimeAgentError
 from realtime_agent.server import CallTool, LocalRealtimeServer, ScriptedResponder
 
 
@@ -78,8 +84,7 @@ SCRIPT = ScriptedResponder(
 )
 
 
-async def converse(url: str | None, spoken: Path | None) -> None:
-    source = WavSource(spoken) if spoken else None
+async def converse(url: str | None, source: WavSource | None) -> None:
     async with connect(AGENT, url=url, audio_in=source) as session:
         if source is None:
             await session.send_text(
@@ -99,15 +104,19 @@ async def converse(url: str | None, spoken: Path | None) -> None:
 
 
 async def main(spoken: Path | None) -> None:
+    source = WavSource(spoken) if spoken else None  # read first: a bad file fails at once
     if os.environ.get("OPENAI_API_KEY"):
-        await converse(None, spoken)
+        await converse(None, source)
         return
     async with LocalRealtimeServer(responder=SCRIPT) as server:
         print(f"(offline: the local Realtime server at {server.url})")
-        await converse(server.url, spoken)
+        await converse(server.url, source)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--in", dest="wav_in", type=Path, help="speak this WAV file")
-    asyncio.run(main(parser.parse_args().wav_in))
+    try:
+        asyncio.run(main(parser.parse_args().wav_in))
+    except RealtimeAgentError as exc:  # AudioError, ConnectError, AuthenticationError...
+        sys.exit(f"custom_tools.py: {exc}")  # one line on stderr, exit status 1

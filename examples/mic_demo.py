@@ -6,6 +6,7 @@ does not hear itself through laptop speakers. Without a sound card (or without t
 ``mic`` extra) it speaks a WAV file instead: ``--in FILE``, or the bundled question.
 
     python examples/mic_demo.py            # microphone and speaker when they work
+    realtime-agent sample question.wav     # the bundled spoken question, copied here
     python examples/mic_demo.py --in question.wav --out recording/
 """
 

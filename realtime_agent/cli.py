@@ -6,6 +6,12 @@
 ``realtime-agent demo``               a spoken conversation with a tool call (offline by default)
 ``realtime-agent devices``            the audio devices PortAudio sees, or why there are none
 ``realtime-agent chat-audio PROMPT``  a spoken answer from Chat Completions into a WAV
+``realtime-agent report DIR``         a recording drawn as one self-contained HTML page
+``realtime-agent sample [FILE]``      the bundled spoken question: its path, or a copy at FILE
+
+Every command takes ``-v`` (INFO: each connection of ``serve`` and ``web``), ``-vv``
+(DEBUG) or ``--log-level LEVEL``, before or after its name. A mistake on the command line
+is one line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,14 +19,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
+from realtime_agent import _logs
 from realtime_agent._version import __version__
 from realtime_agent.errors import RemoteProtocolError
 from realtime_agent.http.client import DEFAULT_MODEL
@@ -32,7 +40,7 @@ from realtime_agent.schema.codec import UnknownClientEvent, UnknownServerEvent
 from realtime_agent.schema.server import AudioDeltaFields
 
 if TYPE_CHECKING:
-    from realtime_agent.server import LocalRealtimeServer
+    from realtime_agent.server import LocalRealtimeServer, Pacing
 
 __all__ = ["StreamSummary", "check_stream", "main"]
 
@@ -106,10 +114,18 @@ def check_stream(lines: Iterable[str], *, dialect: str = "ga") -> StreamSummary:
 
 
 def _schema_check(args: argparse.Namespace) -> int:
+    from realtime_agent.report import RecordingCheck, check_recording, looks_like_recording
+
     path: Path = args.file
+    summary: StreamSummary | RecordingCheck
     try:
         with path.open(encoding="utf-8") as stream:
-            summary = check_stream(stream, dialect=args.dialect)
+            first = next((line for line in stream if line.strip()), "")
+            stream.seek(0)
+            if looks_like_recording(first):  # a recording's transcript.jsonl: its own lines
+                summary = check_recording(stream)
+            else:
+                summary = check_stream(stream, dialect=args.dialect)
     except OSError as exc:
         print(f"realtime-agent: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -121,7 +137,13 @@ def _schema_check(args: argparse.Namespace) -> int:
 
 
 def _schema_export(args: argparse.Namespace) -> int:
-    for path in jsonschema.write(args.directory):
+    try:
+        written = jsonschema.write(args.directory)
+    except OSError as exc:  # a file in the way, no permission, a read-only file system
+        where = exc.filename or args.directory
+        print(f"realtime-agent: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    for path in written:
         print(path)
     return 0
 
@@ -157,9 +179,32 @@ def _count(option: str, text: str) -> int | None:
     return count
 
 
+def _pacing(text: str) -> Pacing:
+    """``--pacing``: ``instant``, or how many times real time the audio is sent."""
+    from realtime_agent.server import Pacing
+
+    if text.strip().lower() == "instant":
+        return Pacing.instant()
+    try:
+        return Pacing.times(float(text))
+    except ValueError:  # not a number, or not a finite one above 0
+        raise ValueError(
+            "--pacing is 'instant' or how many times real time the audio is sent "
+            f"(a number above 0: 1 is real time, 4 four times faster), not {text!r}"
+        ) from None
+
+
+def _port(text: str) -> int:
+    """A ``--port``: 0-65535 (0: any free port)."""
+    port = int(text) if text.strip().isdigit() else -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535 (0: any free one), not {text!r}")
+    return port
+
+
 def _local_server(args: argparse.Namespace) -> LocalRealtimeServer:
     """The server ``serve`` runs. Raises ValueError or RuntimeError on a bad option."""
-    from realtime_agent.server import LocalRealtimeServer, Pacing
+    from realtime_agent.server import LocalRealtimeServer
     from realtime_agent.server.speech import (
         EspeakVoice,
         SpeechSynthesizer,
@@ -167,7 +212,7 @@ def _local_server(args: argparse.Namespace) -> LocalRealtimeServer:
         default_synthesizer,
     )
 
-    pacing = Pacing.instant() if args.pacing == "instant" else Pacing.times(float(args.pacing))
+    pacing = _pacing(args.pacing)
     max_message_bytes = _size("--max-message-bytes", args.max_message_bytes)
     max_outbound_bytes = _size("--max-outbound-bytes", args.max_outbound_bytes)
     max_connections = _count("--max-connections", args.max_connections)
@@ -238,9 +283,6 @@ def _web(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if not 0 <= args.port <= 65535:
-        print(f"realtime-agent web: --port is 0-65535, not {args.port}", file=sys.stderr)
-        return 2
     if args.upstream is not None and not args.upstream.startswith(("ws://", "wss://")):
         print(
             f"realtime-agent web: --upstream is a ws:// or wss:// URL, not {args.upstream!r}",
@@ -294,7 +336,14 @@ def _web(args: argparse.Namespace) -> int:
         print(f"  talking to {upstream}; Ctrl-C or SIGTERM drains and stops", flush=True)
 
     try:
-        run(settings, host=args.host, port=args.port, workers=args.workers, announce=announce)
+        run(
+            settings,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            announce=announce,
+            log_level=args.level,  # each worker logs as this process does
+        )
     except OSError as exc:
         print(
             f"realtime-agent web: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
@@ -310,13 +359,35 @@ def _web(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_timeout(text: str) -> float:
+    """``demo --timeout``: seconds, 0 for never."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds < math.inf:
+        raise argparse.ArgumentTypeError(f"seconds, 0 or more (0: never), not {text!r}")
+    return seconds
+
+
+def _demo_level(text: str) -> float:
+    """``demo --half-duplex``: a level in dBFS, below 0."""
+    try:
+        level = float(text)
+    except ValueError:
+        level = math.nan
+    if not -math.inf < level < 0:
+        raise argparse.ArgumentTypeError(f"a level in dBFS below 0 (e.g. -25), not {text!r}")
+    return level
+
+
 def _demo(args: argparse.Namespace) -> int:
     from realtime_agent.demo import DemoOptions, microphone_available, run_demo
 
     if args.mic is None:  # a person at a terminal with a sound card gets the microphone
         args.mic = args.wav_in is None and sys.stdin.isatty() and microphone_available()
-    if args.mic and args.timeout == 60.0:
-        args.timeout = 0  # talk until Ctrl-C
+    if args.timeout is None:
+        args.timeout = 0 if args.mic else 60.0  # the microphone: talk until Ctrl-C
     device: int | str | None = args.device
     if isinstance(device, str) and device.isdigit():
         device = int(device)
@@ -324,6 +395,7 @@ def _demo(args: argparse.Namespace) -> int:
         wav_in=args.wav_in,
         out=None if args.no_record else args.out,
         url=args.url,
+        api_key=args.api_key,
         mic=args.mic,
         device=device,
         fast=args.fast,
@@ -354,6 +426,30 @@ def _devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from realtime_agent.report import RecordingError, read_recording, write_report
+
+    try:
+        recording = read_recording(args.directory)
+    except RecordingError as exc:
+        print(f"realtime-agent report: {exc}", file=sys.stderr)
+        return 2
+    out: Path = args.out or args.directory / "report.html"
+    try:
+        write_report(recording, out)
+    except OSError as exc:
+        print(f"realtime-agent report: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    counts = [
+        (len(recording.turns), "turn"),
+        (len(recording.tool_calls), "tool call"),
+        (len(recording.cuts), "barge-in"),
+    ]
+    drawn = ", ".join(f"{n} {what}{'' if n == 1 else 's'}" for n, what in counts)
+    print(f"wrote {out}: {recording.duration:.1f} s, {drawn}")
+    return 0
+
+
 def _chat_audio(args: argparse.Namespace) -> int:
     from realtime_agent.http.command import ChatAudioOptions, run_chat_audio
 
@@ -375,15 +471,77 @@ def _chat_audio(args: argparse.Namespace) -> int:
         return 130
 
 
+def _sample(args: argparse.Namespace) -> int:
+    import shutil
+
+    from realtime_agent.demo import SAMPLE_QUESTION, sample_wav
+
+    source = sample_wav()
+    target: Path | None = args.file
+    if target is None:
+        print(source)
+        return 0
+    if target.is_dir():
+        target = target / "question.wav"
+    if target.exists():
+        print(f"realtime-agent sample: {target} exists: not overwritten", file=sys.stderr)
+        return 2
+    try:
+        shutil.copyfile(source, target)
+    except OSError as exc:
+        print(
+            f"realtime-agent sample: cannot write {target}: {exc.strerror or exc}", file=sys.stderr
+        )
+        return 2
+    print(f'wrote {target}: "{SAMPLE_QUESTION}", spoken (24 kHz mono WAV)')
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake said in one line (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _add_logging_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """``-v`` and ``--log-level`` on ``parser`` and on every sub-command under it.
+
+    A sub-command's copies default to nothing, so that the options may come before the
+    command's name or after it.
+    """
+    unset = argparse.SUPPRESS
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if top else unset,
+        help="log more: -v INFO (each connection of serve and web), -vv DEBUG",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=_logs.LEVELS,
+        metavar="LEVEL",
+        default=None if top else unset,
+        help=f"the realtime_agent loggers' level, one of {', '.join(_logs.LEVELS)} "
+        "(default WARNING; wins over -v)",
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                _add_logging_options(command, top=False)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="realtime-agent", description="Realtime voice agents on the OpenAI Realtime API."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     schema = commands.add_parser("schema", help="the Realtime event schema")
-    schema_commands = schema.add_subparsers(dest="schema_command", required=True)
+    schema_commands = schema.add_subparsers(dest="schema_command", metavar="COMMAND", required=True)
 
     check = schema_commands.add_parser(
         "check", help="validate a JSONL stream of Realtime events and summarise it"
@@ -400,7 +558,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the local Realtime server")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--port", type=_port, default=8765, help="default 8765 (0: any free port)")
     serve.add_argument(
         "--pacing",
         default="1",
@@ -464,7 +622,7 @@ def _parser() -> argparse.ArgumentParser:
         "web", help="the web server: voice page, browser relay, Twilio bridge, metrics"
     )
     web.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (0.0.0.0: all)")
-    web.add_argument("--port", type=int, default=8000, help="default 8000 (0: any free port)")
+    web.add_argument("--port", type=_port, default=8000, help="default 8000 (0: any free port)")
     web.add_argument(
         "--agent",
         metavar="MODULE:ATTRIBUTE",
@@ -527,8 +685,21 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="a spoken conversation with a tool call (offline without OPENAI_API_KEY)"
     )
-    demo.add_argument("--in", dest="wav_in", type=Path, default=None, help="speak this WAV file")
-    demo.add_argument("--out", type=Path, default=Path("demo-output"), help="recording folder")
+    demo.add_argument(
+        "--in",
+        dest="wav_in",
+        type=Path,
+        default=None,
+        metavar="WAV",
+        help="speak this WAV file (default: the bundled question)",
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo-output"),
+        metavar="DIR",
+        help="the recording's folder (default demo-output)",
+    )
     demo.add_argument("--no-record", action="store_true", help="do not record")
     demo.add_argument(
         "--mic",
@@ -537,14 +708,31 @@ def _parser() -> argparse.ArgumentParser:
         help="microphone and speaker (default: when at a terminal with pyaudio and devices)",
     )
     demo.add_argument("--device", default=None, help="audio device: index or part of its name")
-    demo.add_argument("--url", default=None, help="talk to this Realtime server instead")
-    demo.add_argument("--fast", action="store_true", help="no real-time pacing (for tests)")
     demo.add_argument(
-        "--timeout", type=float, default=60.0, help="give up after this many s (0: never)"
+        "--url",
+        default=None,
+        help="talk to this Realtime server instead (sends OPENAI_API_KEY, if set, as its key)",
+    )
+    demo.add_argument(
+        "--api-key",
+        metavar="KEY",
+        default=None,
+        help="the key to send (to --url, else to OpenAI) instead of OPENAI_API_KEY; other "
+        "users see it in `ps`: prefer the variable",
+    )
+    demo.add_argument(
+        "--fast", action="store_true", help="no real-time pacing, instant playback (for tests)"
+    )
+    demo.add_argument(
+        "--timeout",
+        type=_demo_timeout,
+        default=None,
+        metavar="SECONDS",
+        help="give up after this long (0: never; default 60, never with the microphone)",
     )
     demo.add_argument(
         "--half-duplex",
-        type=float,
+        type=_demo_level,
         metavar="DBFS",
         default=None,
         help="no headphones: while the agent speaks, only input louder than this (e.g. -25) counts",
@@ -589,14 +777,53 @@ def _parser() -> argparse.ArgumentParser:
         "--fast", action="store_true", help="the local stack streams without real-time pacing"
     )
     chat_audio.set_defaults(run=_chat_audio)
+
+    report = commands.add_parser(
+        "report",
+        help="draw a recording (demo --out DIR, connect(record=DIR)) as one HTML page",
+        description="Write a self-contained HTML page (nothing fetched) from a recording "
+        "directory: both sides' waveforms on one time axis, the turns with their "
+        "transcripts, tool calls with arguments and results, barge-ins where they cut, "
+        "and each turn's latency.",
+    )
+    report.add_argument("directory", type=Path, help="the recording's directory")
+    report.add_argument(
+        "--out", type=Path, default=None, help="the page to write (default DIRECTORY/report.html)"
+    )
+    report.set_defaults(run=_report)
+
+    sample = commands.add_parser(
+        "sample",
+        help="the bundled spoken question: print its path, or copy it to FILE",
+        description="The WAV the demo speaks when given none (a question about the weather "
+        "in Paris): its path in the installed package, or a copy of it at FILE (a folder: "
+        "FILE/question.wav), for trying --in WAV with.",
+    )
+    sample.add_argument("file", type=Path, nargs="?", default=None, help="where to copy it")
+    sample.set_defaults(run=_sample)
+
+    _add_logging_options(parser, top=True)  # last: on every sub-command above
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    args = _parser().parse_args(argv)
-    status: int = args.run(args)
-    return status
+    """Run the command line; return the exit status (2: a mistake, said in one line)."""
+    return _main(argv)[0]
+
+
+def _main(argv: Sequence[str] | None) -> tuple[int, str | None]:
+    """The exit status, and the command that ran (None if none did)."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exit:  # --help, --version, or a mistake: already said
+        return (exit.code if isinstance(exit.code, int) else 2), None
+    args.level = _logs.level_for(args.verbose, args.log_level)
+    undo = _logs.configure(args.level)
+    try:
+        status: int = args.run(args)
+    finally:
+        undo()
+    return status, args.command
 
 
 def run() -> None:
@@ -607,9 +834,8 @@ def run() -> None:
     destructors that an interpreter's normal exit may wait on, and a stopped server must
     not hang its supervisor. The other commands exit normally.
     """
-    argv = sys.argv[1:]
-    status = main(argv)
-    if argv[:1] in (["serve"], ["web"]):
+    status, command = _main(sys.argv[1:])
+    if command in ("serve", "web"):
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

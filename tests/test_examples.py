@@ -19,11 +19,11 @@ from realtime_agent.demo import sample_wav
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def run(name: str, *args: str) -> str:
+def launch(name: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")
     }
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
         capture_output=True,
         text=True,
@@ -31,6 +31,10 @@ def run(name: str, *args: str) -> str:
         env=env,
         check=False,
     )
+
+
+def run(name: str, *args: str) -> str:
+    result = launch(name, *args)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     return result.stdout
@@ -65,6 +69,7 @@ def test_mic_demo_with_a_wav_source(tmp_path: Path) -> None:
     assert "[assistant]  Here is what I found: city Paris" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "assistant.wav",
+        "conversation.wav",
         "transcript.jsonl",
         "user.wav",
     ]
@@ -142,3 +147,82 @@ def test_chat_audio_to_wav(tmp_path: Path) -> None:
         duration = wav.getnframes() / wav.getframerate()
     assert duration > 1.0
     assert wrote == f"wrote {story}: {duration:.2f} s of audio (stop)"
+
+
+_WEB = ("starlette", "uvicorn")
+_HTTP = ("httpx2", "starlette", "uvicorn")
+
+
+@pytest.mark.parametrize(
+    ("needs", "name", "args", "says"),
+    [
+        pytest.param(
+            (),
+            "custom_tools.py",
+            ["--in", "{tmp}/missing.wav"],
+            "missing.wav: no such file",
+            id="custom_tools-missing",
+        ),
+        pytest.param(
+            (),
+            "custom_tools.py",
+            ["--in", "{tmp}"],
+            "it is a directory, not an audio file",
+            id="custom_tools-directory",
+        ),
+        pytest.param(
+            (),
+            "custom_tools.py",
+            ["--in", "{tmp}/text.wav"],
+            "that libsndfile reads",
+            id="custom_tools-not-audio",
+        ),
+        pytest.param(
+            (),
+            "mic_demo.py",
+            ["--in", "{tmp}/missing.wav"],
+            "missing.wav: no such file",
+            id="mic_demo-missing",
+        ),
+        pytest.param(
+            _WEB,
+            "audio_modalities_server.py",
+            ["--dir", "{tmp}/none"],
+            "none: no such directory",
+            id="audio_modalities_server-no-dir",
+        ),
+        pytest.param(
+            _WEB,
+            "audio_modalities_server.py",
+            ["--port", "99999"],
+            "--port is 0-65535",
+            id="audio_modalities_server-port",
+        ),
+        pytest.param(
+            _HTTP,
+            "chat_audio_to_wav.py",
+            ["--out", "{tmp}"],
+            "Is a directory",
+            id="chat_audio_to_wav-directory",
+        ),
+        pytest.param(
+            _HTTP,
+            "chat_audio_to_wav.py",
+            ["--out", "{tmp}/no/x.wav"],
+            "No such file",
+            id="chat_audio_to_wav-no-dir",
+        ),
+    ],
+)
+def test_a_bad_file_is_one_line_not_a_traceback(
+    tmp_path: Path, needs: tuple[str, ...], name: str, args: list[str], says: str
+) -> None:
+    if any(importlib.util.find_spec(module) is None for module in needs):
+        pytest.skip(f"needs {', '.join(needs)}")
+    (tmp_path / "text.wav").write_text("not audio\n")
+    result = launch(name, *(arg.format(tmp=tmp_path) for arg in args))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    # mic_demo.py prints the demo's one line (on stdout, as realtime-agent demo does).
+    line = result.stderr or result.stdout.splitlines()[-1] + "\n"
+    assert line.count("\n") == 1 and says in line, result.stderr

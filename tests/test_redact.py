@@ -18,9 +18,12 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidStatus
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from realtime_agent.redact import Secret, redacting_logger
 from realtime_agent.runtime.transport import Endpoint
+from realtime_agent.server import LocalRealtimeServer
+from realtime_agent.server.speech import SyntheticVoice
 
 KEY = "sk-proj-Zq9Xv4Lm2Rt7Wb1Nc8Hd5Jf3Kg6Ps0Ty"
 HOSTILE = "tests.redact.hostile"
@@ -109,6 +112,50 @@ async def test_an_open_connection_that_echoes_the_key_shows_it_in_no_log_record(
     # and each record names websockets' line, not ours, as where it was logged.
     assert all(hasattr(record, "websocket") for record in client if record.msg.startswith("<"))
     assert all(record.filename != "redact.py" for record in client)
+
+
+async def test_the_local_server_logs_its_connections_without_a_key(
+    debug_logs: pytest.LogCaptureFixture,
+) -> None:
+    """Its connection lines (``serve -v``) and websockets' handshakes and frames at DEBUG,
+    for the key in each place a client may send it, and for a wrong key."""
+
+    wrong = "sk-proj-Wrong7Wb1Nc8Hd5Jf3Kg6Ps0TyQ"
+    client_logger = redacting_logger("tests.redact.client", secrets=(Secret(KEY), Secret(wrong)))
+    # The cheap parts (no espeak-ng, no recognizer): this test is about the logs.
+    server = LocalRealtimeServer(
+        api_key=KEY, synthesizer=SyntheticVoice(), recognizer="off", vad="energy"
+    )
+    async with server:
+        ga, azure = "/v1/realtime?model=gpt-realtime", "/openai/v1/realtime?model=gpt-realtime"
+        bearer = [("Authorization", f"Bearer {KEY}")]
+        for path, headers, protocols in [
+            (ga, bearer, None),
+            (azure, [("api-key", KEY)], None),
+            (ga, [], ["realtime", f"openai-insecure-api-key.{KEY}"]),
+        ]:
+            async with ws_connect(
+                server.base_url + path,
+                additional_headers=headers,
+                subprotocols=None if protocols is None else [Subprotocol(p) for p in protocols],
+                logger=client_logger,
+            ) as ws:
+                await ws.recv()  # session.created
+        with pytest.raises(InvalidStatus):
+            await ws_connect(
+                server.url,
+                additional_headers=[("Authorization", f"Bearer {wrong}")],
+                logger=client_logger,
+            )
+    ours = [r.getMessage() for r in debug_logs.records if r.name == "realtime_agent.server"]
+    assert sum(" connected: " in m for m in ours) == 3, ours
+    assert sum(" ended after " in m for m in ours) == 3, ours
+    assert any("refused (HTTP 401): a wrong key was sent" in m for m in ours), ours
+    assert any(r.name == "realtime_agent.server.websockets" for r in debug_logs.records)
+    assert not leaks(debug_logs)
+    formatter = logging.Formatter()
+    texts = [formatter.format(record) for record in debug_logs.records]
+    assert not [text for text in texts if any(piece in text for piece in fragments(wrong))]
 
 
 def test_the_key_is_hidden_in_arguments_objects_and_tracebacks(

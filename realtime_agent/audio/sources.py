@@ -60,13 +60,37 @@ class ArraySource:
 
 
 def read_wav(path: str | Path, *, rate: int = 24000) -> bytes:
-    """A whole audio file as pcm16 mono at ``rate``. Raises AudioError if it cannot be read."""
+    """A whole audio file as pcm16 mono at ``rate``.
+
+    Raises AudioError, one line saying what is wrong, if it cannot be read: no such file,
+    a directory, no permission, or not an audio file libsndfile reads (with its reason).
+    """
     try:
         data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (OSError, RuntimeError, soundfile.LibsndfileError) as exc:
-        raise AudioError(f"cannot read audio file {path}: {exc}") from None
+        raise AudioError(f"cannot read audio file {path}: {_unreadable(path, exc)}") from None
     resampler = Resampler(file_rate, rate, channels=data.shape[1], frame_ms=1000)
     return b"".join(resampler.push_samples(data) + resampler.flush())
+
+
+def _unreadable(path: str | Path, exc: Exception) -> str:
+    """Why ``path`` could not be read: libsndfile says "System error." for every failure
+    to open the file, so the file system is asked first."""
+    try:
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        return "no such file"
+    except IsADirectoryError:
+        return "it is a directory, not an audio file"
+    except PermissionError:
+        return "permission denied"
+    except OSError as opening:
+        return opening.strerror or str(opening)
+    reason = str(getattr(exc, "error_string", "") or exc).strip().rstrip(".")
+    if reason == "Format not recognised":
+        return "not a WAV (or other audio file) that libsndfile reads"
+    return f"not an audio file libsndfile reads: {reason}"
 
 
 class WavSource(ArraySource):

@@ -56,7 +56,8 @@ async def write_chat_audio(
     The header is brought up to date after every chunk, and the file is closed however
     the stream ends: if it fails midway (the error propagates), the WAV is still valid
     and holds every whole sample received. ``sample_rate``: the rate of the pcm16
-    (OpenAI's is 24 kHz; Agora's endpoint says 16 kHz).
+    (OpenAI's is 24 kHz; Agora's endpoint says 16 kHz). A ``path`` that cannot be written
+    raises its ``OSError`` before anything is read.
     """
     target = Path(path)
     audio_bytes = 0
@@ -64,7 +65,10 @@ async def write_chat_audio(
     tool_calls: list[ToolCall] = []
     finish_reason: str | None = None
     odd = b""  # a sample split between two chunks: its first byte
-    wav = wave.open(str(target), "wb")
+    # Opened here, not by wave.open(path): a path that cannot be written then raises its
+    # OSError alone, without a half-made Wave_write complaining as it is collected.
+    file = target.open("wb")  # noqa: ASYNC230 (once, a local file: as wave.open did)
+    wav = wave.open(file, "wb")
     try:
         wav.setnchannels(1)
         wav.setsampwidth(2)
@@ -90,7 +94,10 @@ async def write_chat_audio(
             else:
                 assert_never(piece)
     finally:
-        wav.close()
+        try:
+            wav.close()  # the header's final sizes
+        finally:
+            file.close()  # wave closes only the files it opened itself
     return ChatAudioResult(
         path=target,
         audio_bytes=audio_bytes,

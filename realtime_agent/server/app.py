@@ -19,11 +19,17 @@ As a process on a port it is bounded: the largest client message (1009 past it),
 connections served at once (HTTP 503 past them), optionally the browser origins served
 (HTTP 403 for others), and what may wait for a client that does not read (it is then
 disconnected, see :mod:`realtime_agent.server.connection`).
+
+It logs each connection at INFO on ``realtime_agent.server`` (``realtime-agent serve -v``):
+who connected and in which dialect, each refusal and why (for a key: whether none was
+sent or a wrong one, never the key), and each end (how long it lasted, who closed it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from types import TracebackType
@@ -36,7 +42,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.typing import Subprotocol
 
-from realtime_agent.redact import redacting_logger
+from realtime_agent.redact import Secret, redacting_logger
 from realtime_agent.server.connection import BatchingConnection, Connection, warn_if_unbatched
 from realtime_agent.server.conversation import Ids
 from realtime_agent.server.faults import FaultPlan, Faults
@@ -54,6 +60,8 @@ __all__ = [
     "LocalRealtimeServer",
     "Pacing",
 ]
+
+logger = logging.getLogger("realtime_agent.server")
 
 _GA_PATHS = ("/v1/realtime", "/openai/v1/realtime")
 _AZURE_PREVIEW_PATH = "/openai/realtime"
@@ -78,6 +86,13 @@ def _json_response(
     ).encode()
     headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return Response(status.value, status.phrase, headers, body)
+
+
+def _refuse(
+    status: HTTPStatus, message: str, code: str, *, why: str, kind: str = "invalid_request_error"
+) -> tuple[Response, str]:
+    """The HTTP answer of a refused request, and why it was refused (for the log)."""
+    return _json_response(status, message, code, kind), why
 
 
 class LocalRealtimeServer:
@@ -226,7 +241,10 @@ class LocalRealtimeServer:
             compression=None,
             max_size=self.max_message_bytes,
             ping_interval=None,
-            logger=redacting_logger("realtime_agent.server.websockets"),
+            logger=redacting_logger(
+                "realtime_agent.server.websockets",
+                secrets=() if self.api_key is None else (Secret(self.api_key),),
+            ),
             create_connection=BatchingConnection,
         )
 
@@ -280,47 +298,67 @@ class LocalRealtimeServer:
         return None
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        refusal = self._check_request(connection, request)
+        if refusal is None:
+            return None
+        response, why = refusal
+        logger.info("%s refused (HTTP %d): %s", _peer(connection), response.status_code, why)
+        return response
+
+    def _check_request(
+        self, connection: ServerConnection, request: Request
+    ) -> tuple[Response, str] | None:
+        """None to serve the request, else the HTTP answer that refuses it and why (for
+        the log: never a key)."""
         origin = request.headers.get("Origin")
         if self.allowed_origins is not None and origin is not None:
             if origin not in self.allowed_origins:
-                return _json_response(  # the origin is not echoed: it is the client's text
+                return _refuse(  # the origin is not echoed: it is the client's text
                     HTTPStatus.FORBIDDEN,
                     "This Origin is not allowed to connect to this server.",
                     "origin_not_allowed",
+                    why=f"the Origin {origin[:80]!r} is not one of its allowed_origins",
                 )
         url = urlsplit(request.path)
         query = parse_qs(url.query)
         if url.path not in (*_GA_PATHS, _AZURE_PREVIEW_PATH):
-            return _json_response(
-                HTTPStatus.NOT_FOUND, f"Invalid URL (GET {url.path})", "not_found"
+            return _refuse(
+                HTTPStatus.NOT_FOUND,
+                f"Invalid URL (GET {url.path})",
+                "not_found",
+                why=f"no Realtime endpoint at {url.path[:80]!r}",
             )
         if url.path == _AZURE_PREVIEW_PATH and not (
             query.get("api-version") and query.get("deployment")
         ):
-            return _json_response(
+            return _refuse(
                 HTTPStatus.BAD_REQUEST,
                 "The Azure preview path needs the api-version and deployment query parameters.",
                 "missing_required_parameter",
+                why="the Azure preview path without api-version and deployment",
             )
         key = self._key(request)
         if self.api_key is not None and key != self.api_key:
             if key is None:
                 message = "You didn't provide an API key."
+                why = "no key was sent (this server takes only its own api_key)"
             else:
                 message = "Incorrect API key provided."  # never echo the key
-            return _json_response(HTTPStatus.UNAUTHORIZED, message, "invalid_api_key")
+                why = "a wrong key was sent"  # nor log it
+            return _refuse(HTTPStatus.UNAUTHORIZED, message, "invalid_api_key", why=why)
         return self._admit(connection)
 
-    def _admit(self, connection: ServerConnection) -> Response | None:
+    def _admit(self, connection: ServerConnection) -> tuple[Response, str] | None:
         """Count the connection in, or refuse it when ``max_connections`` are open."""
         self._open = set(self.connections)  # one that is closing no longer counts
         if self.max_connections is not None and len(self._open) >= self.max_connections:
-            return _json_response(
+            return _refuse(
                 HTTPStatus.SERVICE_UNAVAILABLE,
                 f"This server serves at most {self.max_connections} connections at once; "
                 "try again when one has closed.",
                 "too_many_connections",
                 kind="server_error",
+                why=f"{len(self._open)} connections are open, its max_connections",
             )
         self._open.add(connection)
         return None
@@ -364,8 +402,63 @@ class LocalRealtimeServer:
         self.sessions.append(session)
         plan = self._faults(index) if callable(self._faults) else self._faults
         faults = Faults(list(plan))
+        peer = _peer(ws)
+        described = _dialect_name(ws.request, session.dialect, self._intent(ws.request))
+        logger.info("%s connected: %s, %s", peer, described, session.id)
+        began = asyncio.get_running_loop().time()
         try:
             await Connection(ws, session, self.pacing, faults, self.max_outbound_bytes).serve()
         finally:
             if not self.keep_sessions:
                 self.sessions.remove(session)
+            logger.info(
+                "%s ended after %.1f s: %s",
+                peer,
+                asyncio.get_running_loop().time() - began,
+                _ending(ws, session),
+            )
+
+
+def _peer(connection: ServerConnection) -> str:
+    """``host:port`` of the client (``[host]:port`` for IPv6)."""
+    try:
+        address = connection.remote_address
+    except Exception:  # the transport is gone already
+        return "a client"
+    if not isinstance(address, tuple) or len(address) < 2:
+        return str(address)
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+def _dialect_name(request: Request, dialect: str, intent: str) -> str:
+    """How the client spoke, as the handshake told: GA or beta, OpenAI's path or Azure's,
+    and the model (or Azure deployment) it asked for."""
+    url = urlsplit(request.path)
+    query = parse_qs(url.query)
+    model = (query.get("model") or query.get("deployment") or [""])[0]
+    if url.path == _AZURE_PREVIEW_PATH:
+        name = "Azure preview (beta)"
+    else:
+        where = "Azure " if url.path.startswith("/openai/") else ""
+        name = where + ("beta" if dialect == "beta" else "GA")
+    if intent == "transcription":
+        name += ", transcription"
+    return f"{name}, model {model[:60]!r}" if model else name
+
+
+def _ending(ws: ServerConnection, session: ServerSession) -> str:
+    """Why a connection ended: who closed it, with which code."""
+    if session.disconnected:
+        return f"disconnected by the server: the client was {session.disconnected}"
+    protocol = ws.protocol
+    received, sent = protocol.close_rcvd, protocol.close_sent
+    if received is not None and (sent is None or protocol.close_rcvd_then_sent):
+        return f"the client closed it ({_close_frame(received.code, received.reason)})"
+    if sent is not None:
+        return f"the server closed it ({_close_frame(sent.code, sent.reason)})"
+    return "the connection dropped, without a close frame (1006)"
+
+
+def _close_frame(code: int, reason: str) -> str:
+    return f"{code} {reason[:80]!r}" if reason else str(code)

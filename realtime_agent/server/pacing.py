@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 __all__ = ["Pacing"]
@@ -18,8 +19,8 @@ class Pacing:
     speed: float | None = None
 
     def __post_init__(self) -> None:
-        if self.speed is not None and self.speed <= 0:
-            raise ValueError(f"pacing speed must be positive, not {self.speed}")
+        if self.speed is not None and not 0 < self.speed < math.inf:  # NaN fails too
+            raise ValueError(f"pacing speed must be a finite number above 0, not {self.speed}")
 
     @classmethod
     def instant(cls) -> Pacing:

@@ -2,8 +2,9 @@
 
 The events a call passes to the application (:class:`DtmfPressed`, :data:`EventHook`),
 the rule a far end broke (:class:`Policy`), its JSON messages (:func:`json_object`),
-closing its WebSocket without raising (:func:`close_quietly`), and the events a session
-still holds once it was closed (:func:`remaining_events`). The metrics of a
+closing its WebSocket without raising (:func:`close_quietly`), the events a session
+still holds once it was closed (:func:`remaining_events`), and who is at the far end, for
+the log (:func:`peer`). The metrics of a
 conversation's events are :meth:`realtime_agent.web.metrics.Metrics.count`.
 """
 
@@ -29,6 +30,7 @@ __all__ = [
     "Policy",
     "close_quietly",
     "json_object",
+    "peer",
     "remaining_events",
 ]
 
@@ -88,3 +90,12 @@ async def remaining_events(session: RealtimeSession) -> AsyncIterator[app.AppEve
         return
     async for event in session:  # the queue has ended: each one is there already
         yield event
+
+
+def peer(websocket: WebSocket) -> str:
+    """``host:port`` of the far end as the server sees it (a proxy's, behind one)."""
+    client = websocket.client
+    if client is None:
+        return "a client"
+    host, port = client
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -61,7 +61,7 @@ from realtime_agent.protocol import events as app
 from realtime_agent.runtime.session import RealtimeSession, connect
 from realtime_agent.web.app import Kind, Refused, WebContext
 from realtime_agent.web.auth import RateLimit, TokenError, verify_token
-from realtime_agent.web.calls import Policy, close_quietly, json_object, remaining_events
+from realtime_agent.web.calls import Policy, close_quietly, json_object, peer, remaining_events
 from realtime_agent.web.metrics import turn_latency_ms
 
 __all__ = ["Outbox", "PlaybackEpochs", "relay"]
@@ -202,21 +202,26 @@ class BrowserCall:
     async def run(self) -> None:
         """Hello, session, relay; always ends with ``closed`` and a close code."""
         web = self.web
+        who = peer(self.websocket)
         try:
             await self._hello()
             web.admit(self)
-        except Policy as exc:
-            web.metrics.errors.labels("browser", "client").inc()
+        except (Policy, Refused) as exc:  # a token's reason never holds the token
+            if isinstance(exc, Policy):
+                web.metrics.errors.labels("browser", "client").inc()
+            log.info("relay: %s refused (%d): %s", who, exc.code, exc.reason)
             await self._refuse(exc.reason, exc.code)
             return
-        except Refused as exc:
-            await self._refuse(exc.reason, exc.code)
-            return
+        log.info("relay: %s connected: a browser call, subject %r", who, self.subject[:80])
+        began = asyncio.get_running_loop().time()
         try:
             await self._converse()
         finally:
-            web.release(self, (self._ending or ("the call ended", 1000))[0])
+            reason, code = self._ending or ("the call ended", 1000)
+            web.release(self, reason)
             self._done.set()
+            elapsed = asyncio.get_running_loop().time() - began
+            log.info("relay: %s ended after %.1f s (%d): %s", who, elapsed, code, reason)
 
     async def _refuse(self, reason: str, code: int) -> None:
         with contextlib.suppress(Exception):
@@ -263,7 +268,8 @@ class BrowserCall:
         except RealtimeAgentError as exc:
             web.metrics.errors.labels("browser", "upstream").inc()
             log.warning("relay: the upstream refused the session: %s", exc)
-            await self._refuse("the voice service is unavailable", 1011)
+            self._ending = ("the voice service is unavailable", 1011)
+            await self._refuse(*self._ending)
             return
         self.outbox.control(
             {"type": "ready", "rate": OUTPUT_RATE, "epoch": 0, "upstream": web.upstream_description}
@@ -440,7 +446,12 @@ async def relay(websocket: WebSocket) -> None:
     web: WebContext = websocket.app.state.web
     if not web.origins.permits(websocket.headers.get("origin"), websocket.headers.get("host")):
         web.metrics.errors.labels("browser", "auth").inc()
-        log.info("relay: refused a page from origin %r", websocket.headers.get("origin"))
+        origin = str(websocket.headers.get("origin"))[:80]
+        log.info(
+            "relay: %s refused (HTTP 403): the page's origin %r is not allowed",
+            peer(websocket),
+            origin,
+        )
         await websocket.close(1008)  # before accept: HTTP 403
         return
     await websocket.accept()

@@ -26,6 +26,7 @@ from types import FrameType
 
 import uvicorn
 
+from realtime_agent import _logs
 from realtime_agent.web.app import WebContext, create_app
 from realtime_agent.web.settings import WebSettings
 
@@ -88,7 +89,15 @@ def config(app: object, settings: WebSettings, host: str, port: int) -> uvicorn.
     )
 
 
-def _serve(settings: WebSettings, host: str, port: int, sock: socket.socket | None) -> None:
+def _serve(
+    settings: WebSettings,
+    host: str,
+    port: int,
+    sock: socket.socket | None,
+    log_level: int | None = None,
+) -> None:
+    if log_level is not None:  # a spawned worker starts with logging unconfigured
+        _logs.configure(log_level)
     app = create_app(settings)
     server = DrainingServer(config(app, settings, host, port), app.state.web)
     server.run(sockets=None if sock is None else [sock])
@@ -101,8 +110,12 @@ def run(
     port: int = 8000,
     workers: int = 1,
     announce: Callable[[str], None] | None = None,
+    log_level: int | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT (then drain). ``announce`` gets the URL once listening.
+
+    ``log_level``: the level of the ``realtime_agent`` loggers in each worker process
+    (as :mod:`realtime_agent.cli` sets it in this one); None: workers leave logging as it is.
 
     Raises OSError if the address cannot be bound, ValueError for a bad agent or option.
     """
@@ -117,11 +130,11 @@ def run(
     if announce is not None:
         announce(f"http://{host if ':' not in host else f'[{host}]'}:{bound}/")
     if workers == 1:
-        _serve(settings, host, bound, sock)
+        _serve(settings, host, bound, sock)  # this process: its logging is set already
         return
     context = multiprocessing.get_context("spawn")
     children = [
-        context.Process(target=_serve, args=(settings, host, bound, sock), daemon=False)
+        context.Process(target=_serve, args=(settings, host, bound, sock, log_level), daemon=False)
         for _ in range(workers)
     ]
     for child in children:

@@ -6,8 +6,10 @@ process and never pickled, logged or shown.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from realtime_agent.redact import Secret
 from realtime_agent.runtime.agent import Agent
@@ -72,6 +74,7 @@ class WebSettings:
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
+        """Raises ValueError, naming the option, for a value it cannot serve with."""
         if not 8000 <= self.audio_sample_rate <= 48000:
             raise ValueError(
                 f"audio_sample_rate (--audio-rate) is 8000-48000 Hz, not {self.audio_sample_rate}"
@@ -80,6 +83,17 @@ class WebSettings:
             raise ValueError(
                 f"audio_chunk_ms (--audio-chunk-ms) is 10-1000, not {self.audio_chunk_ms}"
             )
+        if not 0 <= self.drain_timeout < math.inf:  # NaN fails too
+            raise ValueError(
+                f"drain_timeout (--drain-timeout) is 0 or more seconds, not {self.drain_timeout}"
+            )
+        if self.public_url is not None:
+            url = urlsplit(self.public_url)
+            if url.scheme not in ("http", "https") or not url.netloc:
+                raise ValueError(
+                    "public_url (--public-url) is the base URL Twilio reaches, "
+                    f"https://host, not {self.public_url!r}"
+                )
 
     def secret(self) -> Secret | None:
         """The token secret (``REALTIME_AGENT_WEB_SECRET``), if set."""

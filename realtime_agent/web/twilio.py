@@ -76,6 +76,7 @@ from realtime_agent.web.calls import (
     Policy,
     close_quietly,
     json_object,
+    peer,
     remaining_events,
 )
 from realtime_agent.web.marks import MAX_PENDING, MarkBook
@@ -126,8 +127,11 @@ def _allowed(
     signature: str | None,
     url: str,
     params: Iterable[tuple[str, str]] = (),
+    *,
+    who: str = "a client",
 ) -> bool:
-    """True if the request may go on: signed by Twilio, or ``--insecure``."""
+    """True if the request may go on: signed by Twilio, or ``--insecure``. ``who``: the
+    peer, for the log."""
     if web.settings.insecure:
         return True
     token = web.twilio_auth_token
@@ -144,9 +148,10 @@ def _allowed(
         return True
     web.metrics.errors.labels("phone", "auth").inc()
     log.info(
-        "twilio: refused a request to %s: %s X-Twilio-Signature",
+        "twilio: %s refused (HTTP 403): a request to %s with %s X-Twilio-Signature",
+        who,
         url,
-        "a bad" if signature else "no",
+        "a wrong" if signature else "no",
     )
     return False
 
@@ -190,7 +195,8 @@ async def twilio_voice(request: Request) -> Response:
             url += "?" + request.url.query
     else:
         url = str(request.url)
-    if not _allowed(web, request.headers.get("x-twilio-signature"), url, params):
+    who = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+    if not _allowed(web, request.headers.get("x-twilio-signature"), url, params, who=who):
         return PlainTextResponse("forbidden", status_code=403)
     stream = _stream_url(web, request.headers.get("host"), request.scope.get("root_path", ""))
     call_sid = dict(params).get("CallSid", "")
@@ -313,6 +319,7 @@ class PhoneCall:
         self._ending: tuple[str, int] | None = None
         self._ended = asyncio.Event()
         self._finished = asyncio.Event()
+        self._began = 0.0  # the loop's time when the call was admitted
 
     def __repr__(self) -> str:
         return f"<PhoneCall {self.start.call_sid or self.start.stream_sid}>"
@@ -354,10 +361,17 @@ class PhoneCall:
         try:
             web.admit(self)
         except Refused as exc:
-            log.info("twilio: call %s refused: %s", self.start.call_sid, exc.reason)
+            log.info("twilio: call %s refused (%d): %s", self.start.call_sid, exc.code, exc.reason)
             await close_quietly(self.websocket, exc.code, exc.reason)
             self._finished.set()
             return
+        log.info(
+            "twilio: call %s connected from %s (stream %s)",
+            self.start.call_sid,
+            peer(self.websocket),
+            self.start.stream_sid,
+        )
+        self._began = asyncio.get_running_loop().time()
         try:
             await self._converse()
         finally:
@@ -401,10 +415,12 @@ class PhoneCall:
                     web.notify(self, event)
         finally:
             await session.close()
-        reason, _ = self._ending or ("the call ended", 1000)
+        reason, code = self._ending or ("the call ended", 1000)
         log.info(
-            "twilio: call %s ended: %s (%d ms of the caller's audio, %d digits)",
+            "twilio: call %s ended after %.1f s (%d): %s (%d ms of the caller's audio, %d digits)",
             self.start.call_sid,
+            asyncio.get_running_loop().time() - self._began,
+            code,
             reason,
             self.media_in // 8,
             self.dtmf_digits,
@@ -547,7 +563,7 @@ async def twilio_stream(websocket: WebSocket) -> None:
     """``WS /twilio/stream``: one call (see the module docstring)."""
     web: WebContext = websocket.app.state.web
     url = _stream_url(web, websocket.headers.get("host"), websocket.scope.get("root_path", ""))
-    if not _allowed(web, websocket.headers.get("x-twilio-signature"), url):
+    if not _allowed(web, websocket.headers.get("x-twilio-signature"), url, who=peer(websocket)):
         await websocket.close(1008)  # before accept: HTTP 403
         return
     await websocket.accept()
@@ -559,7 +575,7 @@ async def twilio_stream(websocket: WebSocket) -> None:
         await PhoneCall(websocket, web, start).run()
     except Policy as exc:
         web.metrics.errors.labels("phone", "client").inc()
-        log.info("twilio: stream refused: %s", exc.reason)
+        log.info("twilio: %s: stream refused (%d): %s", peer(websocket), exc.code, exc.reason)
         await close_quietly(websocket, exc.code, exc.reason)
     except (WebSocketDisconnect, OSError):
         pass  # gone before its start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import wave
 from pathlib import Path
 
@@ -56,6 +57,35 @@ def test_unreadable_files_are_one_clear_line(tmp_path: Path) -> None:
     assert "\n" not in str(caught.value)
     with pytest.raises(AudioError, match="cannot read audio file"):
         WavSource(tmp_path / "missing.wav")
+
+
+def test_an_unreadable_file_says_what_is_wrong(tmp_path: Path) -> None:
+    # libsndfile says "System error." for all of the first three.
+    (tmp_path / "folder.wav").mkdir()
+    (tmp_path / "text.wav").write_text("not audio\n")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "cut.wav").write_bytes(b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00")
+    cases = {
+        "missing.wav": "no such file",
+        "folder.wav": "it is a directory, not an audio file",
+        "text.wav": "not a WAV (or other audio file) that libsndfile reads",
+        "empty.wav": "not a WAV (or other audio file) that libsndfile reads",
+        "cut.wav": "not an audio file libsndfile reads: Error in WAV file",
+    }
+    for name, reason in cases.items():
+        with pytest.raises(AudioError) as caught:
+            read_wav(tmp_path / name)
+        message = str(caught.value)
+        assert message.startswith(f"cannot read audio file {tmp_path / name}: {reason}"), message
+        assert "System error" not in message and "\n" not in message
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads any file")
+def test_a_file_without_read_permission_says_so(tmp_path: Path) -> None:
+    locked = write(tmp_path / "locked.wav", 24000, "PCM_16")
+    locked.chmod(0)
+    with pytest.raises(AudioError, match=r"locked\.wav: permission denied$"):
+        read_wav(locked)
 
 
 def test_wav_sink_writes_what_was_heard(tmp_path: Path) -> None:

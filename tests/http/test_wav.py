@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
+import sys
 import wave
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -105,3 +107,18 @@ async def test_an_odd_last_byte_is_dropped_and_an_empty_stream_is_an_empty_wav(
     empty = await write_chat_audio(stream([Finished("stop", None, None, None)]), tmp_path / "e.wav")
     assert (empty.audio_bytes, empty.duration_s, empty.transcript) == (0, 0.0, "")
     assert frames(empty.path) == (0, 24000, b"")
+
+
+async def test_a_path_that_cannot_be_written_raises_its_oserror_alone(tmp_path: Path) -> None:
+    # wave.open(path) failing to open left a Wave_write whose __del__ raised (printed as
+    # "Exception ignored in ..." on stderr, after the one-line error of the command).
+    unraisable: list[object] = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        for target in (tmp_path, tmp_path / "no" / "such.wav"):
+            with pytest.raises(OSError):
+                await write_chat_audio(stream([AudioPiece(PCM, None)]), target)
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert unraisable == []

@@ -228,8 +228,8 @@ def test_the_example_runs(pytester: pytest.Pytester) -> None:
 def test_the_readmes_example_runs(pytester: pytest.Pytester) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Test your agent offline", 1)[1].split("\n## ", 1)[0]
-    (test,) = re.findall(r"```python\n(.*?)```", section, re.S)
-    toml = re.findall(r"```toml\n(.*?)```", section, re.S)[0]
+    (test,) = re.findall(r"```python[^\n]*\n(.*?)```", section, re.S)
+    toml = re.findall(r"```toml[^\n]*\n(.*?)```", section, re.S)[0]
     pytester.makefile(".toml", weather=toml)
     pytester.makepyfile(test_readme_example=test)
     result = pytester.runpytest(*ARGS)

@@ -91,6 +91,7 @@ async def test_web_with_two_workers_serves_on_one_port_and_drains_both() -> None
         "--insecure",
         "--workers",
         "2",
+        "-v",  # each worker logs its calls: the level reaches the spawned processes
         "--drain-timeout",
         "1",
         stdout=asyncio.subprocess.PIPE,
@@ -115,6 +116,9 @@ async def test_web_with_two_workers_serves_on_one_port_and_drains_both() -> None
             await process.wait()
     assert process.returncode == 0
     assert b"Traceback" not in err
+    log = err.decode()
+    assert log.count(": a browser call, subject ") == 2, log
+    assert log.count("): the server is shutting down") == 2, log  # each call's end
 
 
 @pytest.mark.parametrize(

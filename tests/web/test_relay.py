@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 
 import numpy as np
@@ -306,3 +307,39 @@ async def test_the_upstream_a_page_is_told_of_carries_no_query_string(
                 ready = await client.wait_for("ready")
                 assert "sk-should" not in json.dumps(ready)
                 assert ready["upstream"] == upstream.url.split("?")[0]
+
+
+async def test_each_call_is_logged_its_refusals_and_its_end_without_a_secret(
+    serve_web: WebFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "s3cret-for-the-log-test-Zq9Xv4Lm"
+    monkeypatch.setenv("REALTIME_AGENT_WEB_SECRET", secret)
+    caplog.set_level(logging.INFO, logger="realtime_agent.web")
+    settings = WebSettings(allowed_origins=("https://app.example.com",))
+    forged = mint_token("another-secret-Hd5Jf3Kg6Ps0")
+    good = mint_token(secret, subject="ada")
+    async with serve_web(settings) as running:
+        with pytest.raises(InvalidStatus):
+            async with page(running.ws + "/relay", origin=Origin("https://evil.example.com")):
+                pass
+        for token in (None, forged):
+            async with page(running.ws + "/relay") as client:
+                await client.hello(token=token)
+                assert await client.wait_closed() == 1008
+        async with page(running.ws + "/relay") as client:
+            await client.hello(token=good)
+            await client.wait_for("ready")
+        assert await running.web.drain(5.0) == 0  # the call has ended: its line is logged
+    lines = [r.getMessage() for r in caplog.records if r.name == "realtime_agent.web.relay"]
+    said = "\n".join(lines)
+    assert "refused (HTTP 403): the page's origin 'https://evil.example.com' is not allowed" in said
+    assert "refused (1008): a token is required" in said
+    assert "refused (1008): bad token signature" in said
+    connected = [line for line in lines if " connected: a browser call, subject 'ada'" in line]
+    ended = [line for line in lines if " ended after " in line]
+    assert len(connected) == len(ended) == 1, lines
+    assert connected[0].startswith("relay: 127.0.0.1:")
+    assert ended[0].startswith(connected[0].split(" connected")[0] + " ended after ")
+    everything = "\n".join(logging.Formatter().format(r) for r in caplog.records)
+    for hidden in (secret, forged, good, good.split(".")[-1]):
+        assert hidden not in everything
