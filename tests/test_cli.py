@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.util
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,34 +107,43 @@ def test_console_script_entry_point_runs() -> None:
     assert "0 errors" in result.stdout
 
 
-async def test_serve_runs_the_local_server_until_interrupted() -> None:
-    import asyncio
-    import signal
-
-    from tests.server.client import client
-
+@contextlib.asynccontextmanager
+async def serving(*argv: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """``realtime-agent ARGV`` (a ``serve`` on port 0) in its own process: it and its URL,
+    read from its first line. Killed at the end if it still runs."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "realtime_agent.cli",
-        "serve",
-        "--port",
-        "0",
-        "--pacing",
-        "instant",
+        *argv,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
         assert process.stdout is not None
         line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-        assert line.startswith("local Realtime server at ws://127.0.0.1:")
-        url = line.split(" at ", 1)[1].strip()
+        assert line.startswith("local Realtime server at ws://127.0.0.1:"), line
+        yield process, line.split(" at ", 1)[1].strip()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def interrupted(process: asyncio.subprocess.Process) -> bytes:
+    """Ctrl-C to ``process``; its stderr, once it ended."""
+    process.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    return err
+
+
+async def test_serve_runs_the_local_server_until_interrupted() -> None:
+    from tests.server.client import client
+
+    async with serving("serve", "--port", "0", "--pacing", "instant") as (process, url):
         async with client(url) as peer:
             assert peer.received[0]["type"] == "session.created"
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
+        err = await interrupted(process)
     assert process.returncode == 0
     assert b"Traceback" not in err
 
@@ -199,31 +211,12 @@ def test_serve_with_a_bad_limit_is_one_clear_line(
 
 
 async def test_serve_enforces_its_connection_cap_and_origins() -> None:
-    import asyncio
-    import signal
-
     from websockets.exceptions import InvalidStatus
 
     from tests.server.client import client
 
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "realtime_agent.cli",
-        "serve",
-        "--port",
-        "0",
-        "--max-connections",
-        "1",
-        "--allowed-origin",
-        "http://localhost:3000",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-        url = line.split(" at ", 1)[1].strip()
+    argv = ("serve", "--port", "0", "--max-connections", "1")
+    async with serving(*argv, "--allowed-origin", "http://localhost:3000") as (process, url):
         async with client(url, [("Origin", "http://localhost:3000")]) as peer:
             assert peer.received[0]["type"] == "session.created"
             for headers, status in (([("Origin", "https://evil.example")], 403), ([], 503)):
@@ -231,9 +224,7 @@ async def test_serve_enforces_its_connection_cap_and_origins() -> None:
                     async with client(url, headers):
                         pass
                 assert refused.value.response.status_code == status
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
+        err = await interrupted(process)
     assert process.returncode == 0
     assert b"Traceback" not in err
 
@@ -422,17 +413,11 @@ _SERVE_KEY = "sk-local-Zq9Xv4Lm2Rt7Wb1Nc8"
 
 
 async def test_serve_with_v_logs_each_connection_its_dialect_refusals_and_ends() -> None:
-    import asyncio
-    import signal
-
     from websockets.exceptions import InvalidStatus
 
     from tests.server.client import client
 
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "realtime_agent.cli",
+    argv = (
         "-v",
         "serve",
         "--port",
@@ -443,26 +428,22 @@ async def test_serve_with_v_logs_each_connection_its_dialect_refusals_and_ends()
         "2",
         "--allowed-origin",
         "http://localhost:3000",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
-    assert process.stdout is not None and process.stderr is not None
-    stderr = process.stderr
-    seen: list[str] = []
+    async with serving(*argv) as (process, url):
+        assert process.stderr is not None
+        stderr = process.stderr
+        seen: list[str] = []
 
-    async def logged(text: str) -> str:
-        """The next line of the server's log that says ``text`` (read as it comes)."""
-        while True:
-            line = (await asyncio.wait_for(stderr.readline(), 30)).decode()
-            assert line, f"serve ended before it logged {text!r}: {seen}"
-            seen.append(line)
-            if text in line:
-                return line
+        async def logged(text: str) -> str:
+            """The next line of the server's log that says ``text`` (read as it comes)."""
+            while True:
+                line = (await asyncio.wait_for(stderr.readline(), 30)).decode()
+                assert line, f"serve ended before it logged {text!r}: {seen}"
+                seen.append(line)
+                if text in line:
+                    return line
 
-    bearer = [("Authorization", f"Bearer {_SERVE_KEY}")]
-    try:
-        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-        url = line.split(" at ", 1)[1].strip()
+        bearer = [("Authorization", f"Bearer {_SERVE_KEY}")]
         base = url.split("/v1/", 1)[0]
         for where, headers, dialect in [
             (url, bearer, "GA, model 'gpt-realtime', sess_"),
@@ -506,10 +487,6 @@ async def test_serve_with_v_logs_each_connection_its_dialect_refusals_and_ends()
             assert "2 connections are open, its max_connections" in await logged("(HTTP 503)")
             process.send_signal(signal.SIGINT)  # the server closes these two
             _, rest = await asyncio.wait_for(process.communicate(), 30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
     log = "".join(seen) + rest.decode()
     assert log.count("the server closed it (1001") == 2, log
     assert process.returncode == 0 and "Traceback" not in log
@@ -518,33 +495,13 @@ async def test_serve_with_v_logs_each_connection_its_dialect_refusals_and_ends()
 
 
 async def test_serve_without_v_logs_no_connection() -> None:
-    import asyncio
-    import signal
-
     from tests.server.client import client
 
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "realtime_agent.cli",
-        "serve",
-        "--port",
-        "0",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-        async with client(line.split(" at ", 1)[1].strip()):
+    async with serving("serve", "--port", "0") as (process, url):
+        async with client(url):
             pass
-        process.send_signal(signal.SIGINT)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert "connected" not in err.decode() and "INFO" not in err.decode(), err
+        err = (await interrupted(process)).decode()
+    assert "connected" not in err and "INFO" not in err, err
 
 
 def test_sample_prints_the_bundled_question_or_copies_it(
