@@ -19,6 +19,11 @@ named by who is at fault::
         └── ConnectionLost             the connection dropped or the server closed it
                                        (``code`` and ``reason`` say how)
 
+Parts with errors of their own derive from the same root, next to their code:
+``realtime_agent.http.errors`` (``ChatAudioError`` and its kinds, each also one of the
+classes above), ``realtime_agent.web.agora`` (``AudioSourceError``: the status an audio
+source answers), ``realtime_agent.report`` (``RecordingError``: not a recording).
+
 Errors from the peer carry what is needed to log them without a second look:
 the event type when it could be read, the field path, and a bounded excerpt of
 the raw frame. The underlying cause (a pydantic ``ValidationError``, a

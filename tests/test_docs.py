@@ -61,6 +61,7 @@ PUBLIC = [
     "realtime_agent.testing",
     "realtime_agent.web",
     "realtime_agent.http",
+    "realtime_agent.report",
     "realtime_agent.errors",
 ]
 
