@@ -54,7 +54,6 @@ The exception tree (each maps to the HTTP status it answers)::
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -72,7 +71,17 @@ from realtime_agent.schema.common import encode_base64
 from realtime_agent.server.chat import ChatRequestError, ChatStandIn
 from realtime_agent.server.speech import RATE as SPEECH_RATE
 from realtime_agent.web.app import Refused
-from realtime_agent.web.sse import DONE, EventStream, Pace, bearer, event, key_accepted
+from realtime_agent.web.sse import (
+    DONE,
+    BodyTooLarge,
+    EventStream,
+    NotJSON,
+    Pace,
+    bearer,
+    event,
+    key_accepted,
+    read_json,
+)
 
 if TYPE_CHECKING:
     from realtime_agent.web.app import WebContext
@@ -99,8 +108,6 @@ ROUTE = "audio"
 """The route's label in ``/metrics``."""
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """The largest request body taken (Agora sends the conversation as text)."""
-PARSED_IN_LOOP_BYTES = 64 * 1024
-"""A longer body is parsed in a thread, off the event loop the other streams share."""
 NO_KEY = "API key is required. Provide it via Authorization header (Bearer <key>)."
 """The 401's detail without an ``Authorization`` header (the original's words)."""
 NOT_STREAMING = "chat completions require streaming"
@@ -351,19 +358,13 @@ def _refuse(
 
 
 async def _body(request: Request) -> object:
-    size = request.headers.get("content-length", "")
-    if size.isdigit() and int(size) > MAX_BODY_BYTES:
-        raise _Refusal(413, f"the request body is over the limit of {MAX_BODY_BYTES} bytes")
-    received = bytearray()
-    async for piece in request.stream():
-        received += piece
-        if len(received) > MAX_BODY_BYTES:
-            raise _Refusal(413, f"the request body is over the limit of {MAX_BODY_BYTES} bytes")
     try:
-        if len(received) > PARSED_IN_LOOP_BYTES:
-            return await asyncio.to_thread(json.loads, received)
-        return json.loads(received)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return await read_json(request, MAX_BODY_BYTES)
+    except BodyTooLarge:
+        raise _Refusal(
+            413, f"the request body is over the limit of {MAX_BODY_BYTES} bytes"
+        ) from None
+    except NotJSON as exc:
         raise _Refusal(400, f"the request body is not JSON: {exc}") from None
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import json
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -46,7 +45,17 @@ from starlette.responses import JSONResponse, Response
 from realtime_agent.server.chat import ChatAnswer, ChatRequest, ChatRequestError, new_id
 from realtime_agent.server.speech import RATE
 from realtime_agent.web.app import Refused, Stream
-from realtime_agent.web.sse import DONE, EventStream, Pace, bearer, event, key_accepted
+from realtime_agent.web.sse import (
+    DONE,
+    BodyTooLarge,
+    EventStream,
+    NotJSON,
+    Pace,
+    bearer,
+    event,
+    key_accepted,
+    read_json,
+)
 
 if TYPE_CHECKING:
     from realtime_agent.web.app import WebContext
@@ -89,30 +98,15 @@ def _auth_error(given: str | None) -> ChatRequestError:
 
 
 async def _body(request: Request) -> object:
-    declared = request.headers.get("content-length") or "0"
-    size = int(declared) if declared.isdigit() else 0  # uvicorn refuses a malformed one
-    if size > MAX_BODY_BYTES:
+    try:
+        return await read_json(request, MAX_BODY_BYTES)
+    except BodyTooLarge:
         raise ChatRequestError(
-            f"The request body is {size} bytes: the limit is {MAX_BODY_BYTES}.",
+            f"The request body is over the limit of {MAX_BODY_BYTES} bytes.",
             code="request_too_large",
             status=413,
-        )
-    received = bytearray()
-    async for piece in request.stream():
-        received += piece
-        if len(received) > MAX_BODY_BYTES:
-            raise ChatRequestError(
-                f"The request body is over the limit of {MAX_BODY_BYTES} bytes.",
-                code="request_too_large",
-                status=413,
-            )
-    try:  # a body of megabytes (spoken input) is read in a thread
-        return (
-            json.loads(received)
-            if len(received) < 65536
-            else await asyncio.to_thread(json.loads, received)
-        )
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        ) from None
+    except NotJSON:
         raise ChatRequestError(
             "We could not parse the JSON body of your request. (HINT: This likely means you "
             "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "

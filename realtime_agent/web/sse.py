@@ -25,11 +25,14 @@ __all__ = [
     "DONE",
     "MEDIA_TYPE",
     "SSE_HEADERS",
+    "BodyTooLarge",
     "EventStream",
+    "NotJSON",
     "Pace",
     "bearer",
     "event",
     "key_accepted",
+    "read_json",
 ]
 
 DONE = b"data: [DONE]\n\n"
@@ -37,6 +40,37 @@ DONE = b"data: [DONE]\n\n"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 """Sent with every stream: no cache, and no buffering in a reverse proxy (nginx)."""
 MEDIA_TYPE = "text/event-stream"
+
+
+PARSED_IN_LOOP_BYTES = 64 * 1024
+"""A longer body is parsed in a thread, off the event loop the other streams share."""
+
+
+class BodyTooLarge(Exception):
+    """The request's body is over the route's limit (each route answers it its own way)."""
+
+
+class NotJSON(Exception):
+    """The request's body is not JSON; the message says why."""
+
+
+async def read_json(request: Request, limit: int) -> object:
+    """The request's JSON body, read up to ``limit`` bytes (by its Content-Length, then
+    as it comes). Raises :class:`BodyTooLarge` or :class:`NotJSON`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:  # uvicorn refuses a malformed one
+        raise BodyTooLarge(f"{declared} bytes")
+    received = bytearray()
+    async for piece in request.stream():
+        received += piece
+        if len(received) > limit:
+            raise BodyTooLarge(f"over {limit} bytes")
+    try:
+        if len(received) > PARSED_IN_LOOP_BYTES:
+            return await asyncio.to_thread(json.loads, received)
+        return json.loads(received)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise NotJSON(str(exc)) from None
 
 
 def event(payload: dict[str, Any]) -> bytes:
